@@ -1,0 +1,38 @@
+# The two commands of the README. Both create .venv on first use and reuse it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_DEMO := $(VENV)/.installed-demo
+STAMP_TEST := $(VENV)/.installed-test
+# Tests are small; two workers match the two cores CI has.
+PYTEST_ARGS ?= -n 2
+
+.PHONY: demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP_DEMO): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_TEST): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@ $(STAMP_DEMO)
+
+demo: $(STAMP_DEMO)
+	$(PY) -m skmv.demo
+
+test: $(STAMP_TEST)
+	$(PY) -m ruff check skmv tests benchmarks examples
+	$(PY) -m pytest $(PYTEST_ARGS) skmv tests
+
+lint: $(STAMP_TEST)
+	$(PY) -m ruff check skmv tests benchmarks examples
+
+bench: $(STAMP_DEMO)
+	$(PY) benchmarks/bench_rbm.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,16 @@
+"""skmv: fuse the music and the video of music videos into shared
+representations, as scikit-learn estimators.
+
+After B. Xu, X. Wang and X. Tang, "Fusing Music and Video Modalities Using
+Multi-timescale Shared Representations", ACM Multimedia 2014.
+"""
+
+from .rbm import BernoulliRBM, GaussianBernoulliRBM
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "BernoulliRBM",
+    "GaussianBernoulliRBM",
+    "__version__",
+]

@@ -1,0 +1,147 @@
+"""Small pieces every skmv estimator shares: input validation across array
+namespaces, and fitted arrays that move between devices and pickle as NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _backend as B
+
+__all__ = ["DeviceMixin", "validate_array"]
+
+
+def validate_array(
+    estimator, X, ctx, *, reset, dtype, ensure_all_finite=True, ensure_min_samples=1
+):
+    """Validate ``X`` and return it in the compute namespace of ``ctx``.
+
+    NumPy-like input (NumPy arrays, lists, frames) goes through scikit-learn's
+    ``validate_data``, so that error messages and ``n_features_in_`` /
+    ``feature_names_in_`` are scikit-learn's own. Arrays of other namespaces
+    (CuPy, array-api-strict) get the same checks written in the array API,
+    without a round trip through host memory.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+    X : array-like of shape (n_samples, n_features)
+    ctx : ComputeContext
+        Where the call computes (see ``skmv._backend.compute_context``).
+    reset : bool
+        Whether to record ``n_features_in_`` (fit) or check it (otherwise).
+    dtype : str, numpy dtype or None
+        Floating dtype to compute in; None keeps float64 input as float64.
+    ensure_all_finite : bool
+        Refuse NaN and infinity (the default) or let them through.
+    """
+    xp_in = ctx.input_xp
+    if B.is_numpy_namespace(xp_in):
+        np_dtype = [np.float64, np.float32] if dtype is None else np.dtype(dtype).type
+        X = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            dtype=np_dtype,
+            ensure_all_finite=ensure_all_finite,
+            ensure_min_samples=ensure_min_samples,
+            order="C",
+        )
+        if dtype is None and X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float32)
+        return ctx.put(X)
+
+    xp = xp_in
+    name = type(estimator).__name__
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D array, got a {X.ndim}D array instead; {name} takes "
+            "one row per sample."
+        )
+    n_samples, n_features = X.shape
+    if n_samples < ensure_min_samples:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={tuple(X.shape)}) "
+            f"while a minimum of {ensure_min_samples} is required by {name}."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={tuple(X.shape)}) while a "
+            f"minimum of 1 is required by {name}."
+        )
+    target = B.resolve_dtype(dtype, X.dtype, xp)
+    if X.dtype != target:
+        X = xp.astype(X, target)
+    if ensure_all_finite and not B.all_finite(X, xp):
+        raise ValueError(
+            f"Input X contains NaN or infinity; {name} needs finite values."
+        )
+    if reset:
+        estimator.n_features_in_ = n_features
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {name} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    return ctx.put(X)
+
+
+class DeviceMixin:
+    """Fitted arrays that pickle as NumPy and move with ``to_device``.
+
+    A model fitted on a GPU holds CuPy arrays; pickling converts them to NumPy,
+    so that the file loads and predicts on a machine without a GPU. Arrays are
+    found by looking at the fitted attributes (names ending in ``_``) and the
+    private state listed in ``_device_state``.
+    """
+
+    _device_state: tuple = ()
+
+    def _array_attributes(self):
+        for key, value in vars(self).items():
+            if key.endswith("_") or key in self._device_state:
+                yield key, value
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state = dict(state)
+        for key, value in list(state.items()):
+            if key.endswith("_") or key in self._device_state:
+                state[key] = _map_arrays(value, B.to_numpy)
+        return state
+
+    def to_device(self, device):
+        """Move the fitted arrays to ``device`` and return self.
+
+        Parameters
+        ----------
+        device : {"cpu", "cuda"}
+            ``"cpu"`` converts to NumPy; ``"cuda"`` to CuPy (needs a GPU).
+
+        Returns
+        -------
+        self : object
+        """
+        check_is_fitted(self)
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}.")
+        xp = B.compute_context(np.zeros(1), device).xp
+        for key, value in list(self._array_attributes()):
+            setattr(self, key, _map_arrays(value, lambda a: B.to_namespace(a, xp)))
+        for child in self._device_children():
+            child.to_device(device)
+        return self
+
+    def _device_children(self):
+        """Fitted sub-estimators that hold arrays of their own."""
+        return ()
+
+
+def _map_arrays(value, func):
+    if isinstance(value, np.ndarray) or B.is_array(value):
+        return func(value)
+    if isinstance(value, list):
+        return [_map_arrays(v, func) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_map_arrays(v, func) for v in value)
+    return value
