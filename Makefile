@@ -26,7 +26,7 @@ demo: $(STAMP_DEMO)
 
 test: $(STAMP_TEST)
 	$(PY) -m ruff check skmv tests benchmarks examples
-	$(PY) -m pytest $(PYTEST_ARGS) skmv tests
+	SCIPY_ARRAY_API=1 $(PY) -m pytest $(PYTEST_ARGS) skmv tests
 
 lint: $(STAMP_TEST)
 	$(PY) -m ruff check skmv tests benchmarks examples

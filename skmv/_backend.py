@@ -32,11 +32,13 @@ __all__ = [
     "ComputeContext",
     "compute_context",
     "cupy_available",
+    "device_of",
     "get_namespace",
     "is_array",
     "is_numpy_namespace",
     "make_rng",
     "resolve_dtype",
+    "same_place",
     "to_numpy",
     "to_namespace",
 ]
@@ -108,15 +110,34 @@ def to_numpy(x):
         return np.asarray(x)
 
 
-def to_namespace(x, xp):
-    """``x`` as an array of namespace ``xp`` (on its default device)."""
+def device_of(x):
+    """The device of an array-API array; None for anything else."""
+    return array_api_compat.device(x) if is_array(x) else None
+
+
+def describe(x):
+    """Namespace and device of an array, for error messages."""
+    xp = get_namespace(x)
+    return f"{xp.__name__.replace('array_api_compat.', '')} arrays on {device_of(x)}"
+
+
+def same_place(a, b):
+    """Whether arrays ``a`` and ``b`` share a namespace and a device."""
+    return get_namespace(a) is get_namespace(b) and device_of(a) == device_of(b)
+
+
+def to_namespace(x, xp, device=None):
+    """``x`` as an array of namespace ``xp`` on ``device`` (None: the default).
+
+    Arrays already there are returned as they are, without a copy.
+    """
     if x is None or not (is_array(x) or isinstance(x, np.ndarray)):
         return x
-    if get_namespace(x) is xp or array_api_compat.array_namespace(x) == xp:
+    if get_namespace(x) is xp and (device is None or device_of(x) == device):
         return x
-    if is_cupy_namespace(xp):
+    if device is None or is_cupy_namespace(xp):
         return xp.asarray(to_numpy(x))
-    return xp.asarray(to_numpy(x))
+    return xp.asarray(to_numpy(x), device=device)
 
 
 def resolve_dtype(dtype, X_dtype, xp):
@@ -136,20 +157,25 @@ def resolve_dtype(dtype, X_dtype, xp):
 class ComputeContext:
     """Where one call computes, and how to hand its results back.
 
-    ``xp`` is the namespace the maths runs in; ``input_xp`` the namespace the
-    caller's array came in, which results are converted back to.
+    ``xp`` and ``device`` say where the maths runs; ``input_xp`` and
+    ``input_device`` where the caller's array came from, which results are
+    converted back to. ``explicit`` is False for ``device="auto"``, where
+    nothing may be moved behind the caller's back.
     """
 
     xp: object
+    device: object
     input_xp: object
+    input_device: object
+    explicit: bool
 
     def put(self, x):
-        """Move a caller's array into the compute namespace."""
-        return to_namespace(x, self.xp)
+        """Move an array into the compute namespace and device."""
+        return to_namespace(x, self.xp, self.device)
 
     def give(self, x):
-        """Move a result back to the caller's namespace."""
-        return to_namespace(x, self.input_xp)
+        """Move a result back to the caller's namespace and device."""
+        return to_namespace(x, self.input_xp, self.input_device)
 
     @property
     def on_gpu(self):
@@ -172,11 +198,11 @@ def compute_context(X, device="auto"):
     DeviceError
         If ``device="cuda"`` and CuPy or a CUDA device is missing.
     """
-    input_xp = get_namespace(X)
+    input_xp, input_device = get_namespace(X), device_of(X)
     if device == "auto":
-        return ComputeContext(input_xp, input_xp)
+        return ComputeContext(input_xp, input_device, input_xp, input_device, False)
     if device == "cpu":
-        return ComputeContext(_NUMPY, input_xp)
+        return ComputeContext(_NUMPY, None, input_xp, input_device, True)
     if device == "cuda":
         cupy = _import_cupy()
         if cupy is None:
@@ -185,10 +211,9 @@ def compute_context(X, device="auto"):
                 "Install the GPU extra (pip install 'skmv[gpu]') on a machine "
                 "with an NVIDIA GPU, or use device='cpu'."
             )
-        return ComputeContext(array_api_compat.array_namespace(cupy.empty(0)), input_xp)
-    raise ValueError(
-        f"device must be 'auto', 'cpu' or 'cuda', got {device!r}."
-    )  # pragma: no cover - rejected earlier by parameter validation
+        xp = array_api_compat.array_namespace(cupy.empty(0))
+        return ComputeContext(xp, None, input_xp, input_device, True)
+    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}.")
 
 
 # --------------------------------------------------------------------------
@@ -204,8 +229,9 @@ class _Random:
     module needs.
     """
 
-    def __init__(self, seed, xp):
+    def __init__(self, seed, xp, device=None):
         self.xp = xp
+        self.device = device
         if is_cupy_namespace(xp):
             import cupy
 
@@ -216,7 +242,9 @@ class _Random:
             self._native = is_numpy_namespace(xp)
 
     def _out(self, a):
-        return a if self._native else self.xp.asarray(a)
+        if self._native:
+            return a
+        return to_namespace(a, self.xp, self.device)
 
     def random(self, shape, dtype):
         return self._out(self._gen.random(shape, dtype=_np_dtype(dtype)))
@@ -240,7 +268,7 @@ def _np_dtype(dtype):
     return np.dtype(str(dtype).rsplit(".", 1)[-1])
 
 
-def make_rng(random_state, xp):
+def make_rng(random_state, xp, device=None):
     """One random generator for namespace ``xp``, seeded from ``random_state``.
 
     ``random_state`` follows scikit-learn: None, an int, or a
@@ -248,7 +276,7 @@ def make_rng(random_state, xp):
     with the same instance differ, as scikit-learn estimators expect).
     """
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    return _Random(int(seed), xp)
+    return _Random(int(seed), xp, device)
 
 
 # --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _backend as B
 
-__all__ = ["DeviceMixin", "validate_array"]
+__all__ = ["DeviceMixin", "check_same_place", "validate_array"]
 
 
 def validate_array(
@@ -84,6 +84,26 @@ def validate_array(
             f"{estimator.n_features_in_} features as input."
         )
     return ctx.put(X)
+
+
+def check_same_place(estimator, X, ctx, *, attribute, method):
+    """Refuse input that lives elsewhere than the fitted arrays (device="auto").
+
+    With ``device="auto"`` skmv never moves arrays behind the caller's back: a
+    model fitted on a GPU wants GPU input, until ``to_device`` moves it. An
+    explicit ``device="cpu"`` or ``"cuda"`` moves what it needs.
+    """
+    if ctx.explicit:
+        return
+    fitted = getattr(estimator, attribute)
+    if not B.same_place(fitted, X):
+        name = type(estimator).__name__
+        raise ValueError(
+            f"{name}.{method}() must use the same namespace and device as the "
+            f"fitted model: it holds {B.describe(fitted)}, X is {B.describe(X)}. "
+            f"Move the model with {name}.to_device('cpu' or 'cuda'), or set "
+            "device='cpu' or device='cuda' to convert on each call."
+        )
 
 
 class DeviceMixin:

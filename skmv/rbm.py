@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend as B
-from .base import DeviceMixin, validate_array
+from .base import DeviceMixin, check_same_place, validate_array
 from .exceptions import DivergenceError
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
@@ -77,7 +77,7 @@ class _BaseRBM(
 
     # ------------------------------------------------------------------
     # Conditionals and energies. Each takes the parameter tuple P from
-    # _arrays(xp), so that the same code serves every namespace.
+    # _arrays(ctx), so that the same code serves every namespace.
     # ------------------------------------------------------------------
 
     def _scaled(self, v, P):
@@ -131,13 +131,20 @@ class _BaseRBM(
     # Public inference methods
     # ------------------------------------------------------------------
 
-    def _prepare(self, X, *, allow_nan=False):
+    def _prepare(self, X, method, *, scores=False):
+        """Validate X for an inference method; return (X, context, parameters).
+
+        ``scores=True`` computes in float64: free energies are sums of many
+        terms whose differences the scores are, and float32 would make a
+        row's score depend on the other rows of the batch (GEMM blocking).
+        """
         check_is_fitted(self)
         ctx = B.compute_context(X, self.device)
-        X = validate_array(
-            self, X, ctx, reset=False, dtype=self.dtype, ensure_all_finite=not allow_nan
-        )
-        return X, ctx, self._arrays(ctx.xp, X.dtype)
+        X = validate_array(self, X, ctx, reset=False, dtype=self.dtype)
+        check_same_place(self, X, ctx, attribute="components_", method=method)
+        if scores:
+            X = ctx.xp.astype(X, ctx.xp.float64)
+        return X, ctx, self._arrays(ctx, X.dtype)
 
     def transform(self, X):
         """Hidden unit activation probabilities, P(h = 1 | v = X).
@@ -152,7 +159,7 @@ class _BaseRBM(
         h : array of shape (n_samples, n_components)
             In the namespace of ``X``.
         """
-        X, ctx, P = self._prepare(X)
+        X, ctx, P = self._prepare(X, "transform")
         return ctx.give(self._mean_hiddens(X, P, ctx.xp))
 
     def inverse_transform(self, X):
@@ -172,7 +179,10 @@ class _BaseRBM(
         """
         check_is_fitted(self)
         H, ctx = self._validate_hidden(X)
-        P = self._arrays(ctx.xp, H.dtype)
+        check_same_place(
+            self, H, ctx, attribute="components_", method="inverse_transform"
+        )
+        P = self._arrays(ctx, H.dtype)
         return ctx.give(self._mean_visibles(H, P, ctx.xp))
 
     def _validate_hidden(self, X):
@@ -212,11 +222,12 @@ class _BaseRBM(
         -------
         v_new : array of shape (n_samples, n_features)
         """
-        X, ctx, P = self._prepare(v)
+        X, ctx, P = self._prepare(v, "gibbs")
         xp = ctx.xp
         rng = getattr(self, "_gibbs_rng", None)
         if rng is None or rng.xp is not xp:
-            rng = self._gibbs_rng = B.make_rng(self.random_state, xp)
+            rng = B.make_rng(self.random_state, xp, B.device_of(X))
+            self._gibbs_rng = rng
         h = self._sample_hiddens(X, P, rng, xp)
         return ctx.give(self._sample_visibles(h, P, rng, xp))
 
@@ -225,18 +236,18 @@ class _BaseRBM(
 
         Returns
         -------
-        F : array of shape (n_samples,)
+        F : array of shape (n_samples,), float64
             Lower is more probable under the model.
         """
-        X, ctx, P = self._prepare(X)
+        X, ctx, P = self._prepare(X, "free_energy", scores=True)
         return ctx.give(self._free_energy(X, P, ctx.xp))
 
     # ------------------------------------------------------------------
     # Parameters across namespaces
     # ------------------------------------------------------------------
 
-    def _arrays(self, xp, dtype):
-        """(W, c, b, sigma) in namespace ``xp`` and ``dtype``; sigma None when 1."""
+    def _arrays(self, ctx, dtype):
+        """(W, c, b, sigma) where ``ctx`` computes; sigma None when fixed at 1."""
         sigma = getattr(self, "sigma_", None)
         if sigma is not None and not self._learns_sigma():
             sigma = None
@@ -248,9 +259,9 @@ class _BaseRBM(
             sigma,
         ):
             if a is not None:
-                a = B.to_namespace(a, xp)
+                a = ctx.put(a)
                 if a.dtype != dtype:
-                    a = xp.astype(a, dtype)
+                    a = ctx.xp.astype(a, dtype)
             out.append(a)
         return tuple(out)
 
@@ -282,16 +293,16 @@ class _BaseRBM(
 
     def _initialize(self, X, xp, rng):
         n_features = X.shape[1]
-        dtype = X.dtype
+        dtype, device = X.dtype, B.device_of(X)
         self.components_ = rng.normal(
             (self.n_components, n_features), dtype, scale=0.01
         )
-        self.intercept_hidden_ = xp.zeros(self.n_components, dtype=dtype)
+        self.intercept_hidden_ = xp.zeros(self.n_components, dtype=dtype, device=device)
         mean = xp.mean(X, axis=0)
         if self._visible == "gaussian":
             # Hinton's guide: start the visible biases at the data mean.
             self.intercept_visible_ = mean
-            self.sigma_ = xp.ones(n_features, dtype=dtype)
+            self.sigma_ = xp.ones(n_features, dtype=dtype, device=device)
         else:
             # Hinton's guide, section 8: log(p / (1 - p)) of the on-rate.
             p = xp.clip(mean, 1e-3, 1.0 - 1e-3)
@@ -301,12 +312,16 @@ class _BaseRBM(
             xp.zeros_like(self.intercept_hidden_),
             xp.zeros_like(self.intercept_visible_),
         ]
-        self._log_var = xp.zeros(n_features, dtype=dtype)
+        self._log_var = xp.zeros(n_features, dtype=dtype, device=device)
         self._mean_activity = xp.full(
-            self.n_components, self.sparsity_target, dtype=dtype
+            self.n_components, self.sparsity_target, dtype=dtype, device=device
         )
         self.h_samples_ = (
-            xp.zeros((min(self.batch_size, X.shape[0]), self.n_components), dtype=dtype)
+            xp.zeros(
+                (min(self.batch_size, X.shape[0]), self.n_components),
+                dtype=dtype,
+                device=device,
+            )
             if self.persistent
             else None
         )
@@ -320,11 +335,12 @@ class _BaseRBM(
             yield slice(start, stop) if order is None else order[start:stop]
 
     def _take(self, X, idx, xp):
+        """Rows ``idx`` (a slice, or NumPy indices) of X, in X's namespace."""
         if isinstance(idx, slice):
             return X[idx, :]
-        return xp.take(
-            X, xp.asarray(idx) if not B.is_numpy_namespace(xp) else idx, axis=0
-        )
+        if not B.is_numpy_namespace(xp):
+            idx = B.to_namespace(idx, xp, B.device_of(X))
+        return xp.take(X, idx, axis=0)
 
     def _fit_batch(self, v_pos, rng, xp, momentum, work):
         """One CD-k (or PCD-k) update from the mini-batch ``v_pos``.
@@ -418,7 +434,12 @@ class _BaseRBM(
 
     def _reconstruction_error(self, V, xp):
         """Mean squared error of the mean-field reconstruction E[v | P(h | v)]."""
-        P = self._arrays(xp, V.dtype)
+        P = (
+            self.components_,
+            self.intercept_hidden_,
+            self.intercept_visible_,
+            self.sigma_ if self._learns_sigma() else None,
+        )
         R = self._mean_visibles(self._mean_hiddens(V, P, xp), P, xp)
         D = V - R
         return B.scalar(xp.mean(D * D))
@@ -465,10 +486,13 @@ class _BaseRBM(
         ctx = B.compute_context(X, self.device)
         X = validate_array(self, X, ctx, reset=True, dtype=self.dtype)
         xp = ctx.xp
-        rng = B.make_rng(self.random_state, xp)
+        rng = B.make_rng(self.random_state, xp, B.device_of(X))
         self._initialize(X, xp, rng)
         n_samples = X.shape[0]
-        monitor = self._take(X, np.sort(rng.permutation(n_samples)[:_MONITOR_ROWS]), xp)
+        # Evenly spaced rows: no random draw, so that fit(n_iter=1) and one
+        # partial_fit from the same seed make the same updates.
+        rows = np.unique(np.linspace(0, n_samples - 1, _MONITOR_ROWS).astype(np.intp))
+        monitor = self._take(X, rows, xp)
         self._initial_error = max(self._reconstruction_error(monitor, xp), 1e-12)
         work = xp.empty_like(self.components_)
         for epoch in range(1, self.n_iter + 1):
@@ -511,14 +535,18 @@ class _BaseRBM(
         ctx = B.compute_context(X, self.device)
         X = validate_array(self, X, ctx, reset=first, dtype=self.dtype)
         xp = ctx.xp
-        if first:
-            self._partial_rng = B.make_rng(self.random_state, xp)
-            self._initialize(X, xp, self._partial_rng)
-            self._initial_error = max(self._reconstruction_error(X, xp), 1e-12)
         rng = getattr(self, "_partial_rng", None)
         if rng is None or rng.xp is not xp:
-            rng = self._partial_rng = B.make_rng(self.random_state, xp)
-        self._move_state(xp, X.dtype)
+            rng = B.make_rng(self.random_state, xp, B.device_of(X))
+            self._partial_rng = rng
+        if first:
+            self._initialize(X, xp, rng)
+            self._initial_error = max(self._reconstruction_error(X, xp), 1e-12)
+        else:
+            check_same_place(
+                self, X, ctx, attribute="components_", method="partial_fit"
+            )
+            self._move_state(ctx, X.dtype)
         momentum = self._momentum_at(self._epoch)
         work = xp.empty_like(self.components_)
         for idx in self._batches(X.shape[0], rng, shuffle=False):
@@ -527,14 +555,14 @@ class _BaseRBM(
         self._check_diverged(None, f"partial_fit call {self._epoch}", xp)
         return self
 
-    def _move_state(self, xp, dtype):
-        """Bring every trainable array into namespace ``xp`` (after pickling)."""
+    def _move_state(self, ctx, dtype):
+        """Bring every trainable array to where ``ctx`` computes, in ``dtype``."""
 
         def conv(a):
             if a is None:
                 return None
-            a = B.to_namespace(a, xp)
-            return a if a.dtype == dtype else xp.astype(a, dtype)
+            a = ctx.put(a)
+            return a if a.dtype == dtype else ctx.xp.astype(a, dtype)
 
         for name in (
             "components_",
@@ -733,9 +761,9 @@ class GaussianBernoulliRBM(_BaseRBM):
 
         Returns
         -------
-        scores : array of shape (n_samples,)
+        scores : array of shape (n_samples,), float64
         """
-        X, ctx, P = self._prepare(X)
+        X, ctx, P = self._prepare(X, "score_samples", scores=True)
         return ctx.give(-self._free_energy(X, P, ctx.xp))
 
 
@@ -882,10 +910,10 @@ class BernoulliRBM(_BaseRBM):
 
         Returns
         -------
-        pl : array of shape (n_samples,)
+        pl : array of shape (n_samples,), float64
             Always <= 0; closer to 0 is better.
         """
-        X, ctx, P = self._prepare(X)
+        X, ctx, P = self._prepare(X, "score_samples", scores=True)
         xp = ctx.xp
         W, c, b, _ = P
         n, d = X.shape

@@ -1,0 +1,125 @@
+"""scikit-learn's estimator checks, and skmv's own, over every public estimator."""
+
+import inspect
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import skmv
+from skmv import _backend as B
+
+# Small, fast settings per estimator (the speed-ups live here, not in the
+# estimators' defaults).
+INIT_PARAMS = {
+    skmv.BernoulliRBM: dict(n_components=3, n_iter=5, batch_size=10),
+    skmv.GaussianBernoulliRBM: dict(n_components=3, n_iter=5, batch_size=10),
+}
+
+# Checks an estimator is known to fail, each with the reason.
+EXPECTED_FAILED_CHECKS: dict = {}
+
+
+def _public_estimators():
+    for name in skmv.__all__:
+        obj = getattr(skmv, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+            yield obj
+
+
+def _tested_estimators():
+    for cls in _public_estimators():
+        params = INIT_PARAMS.get(cls, {})
+        for p in params if isinstance(params, list) else [params]:
+            yield cls(**p)
+
+
+def _expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS.get(type(estimator), {})
+
+
+@parametrize_with_checks(
+    list(_tested_estimators()), expected_failed_checks=_expected_failed_checks
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (FutureWarning, ConvergenceWarning))
+        check(estimator)
+
+
+# --------------------------------------------------------------------------
+# Package hygiene
+# --------------------------------------------------------------------------
+
+
+def test_every_public_name_exists():
+    for name in skmv.__all__:
+        assert hasattr(skmv, name), f"skmv has no attribute {name!r}"
+
+
+def test_no_base_class_is_public():
+    for cls in _public_estimators():
+        assert not cls.__name__.lower().startswith(("base", "_")), cls
+
+
+def test_every_estimator_has_test_settings():
+    missing = [c.__name__ for c in _public_estimators() if c not in INIT_PARAMS]
+    assert not missing, f"add {missing} to INIT_PARAMS"
+
+
+# --------------------------------------------------------------------------
+# skmv's own checks, on every numeric transformer
+# --------------------------------------------------------------------------
+
+
+def _X(n=40, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, d)).astype(np.float32)
+
+
+@pytest.mark.parametrize("estimator", list(_tested_estimators()), ids=repr)
+def test_float32_in_float32_out(estimator):
+    est = clone(estimator).set_params(random_state=0)
+    X = _X()
+    out = est.fit(X).transform(X)
+    assert out.dtype == np.float32
+    # Default dtype is float32: float64 input is computed in float32 too.
+    assert est.fit(X.astype(np.float64)).transform(X).dtype == np.float32
+
+
+@pytest.mark.parametrize("estimator", list(_tested_estimators()), ids=repr)
+def test_pickle_round_trip_is_exact(estimator):
+    est = clone(estimator).set_params(random_state=0).fit(_X())
+    loaded = pickle.loads(pickle.dumps(est))
+    assert_array_equal(loaded.transform(_X(seed=1)), est.transform(_X(seed=1)))
+
+
+@pytest.mark.parametrize("estimator", list(_tested_estimators()), ids=repr)
+def test_array_api_strict_in_strict_out(estimator):
+    xps = pytest.importorskip("array_api_strict")
+    est = clone(estimator).set_params(random_state=0)
+    X = _X()
+    ref = clone(est).fit(X).transform(X)
+    out = est.fit(xps.asarray(X)).transform(xps.asarray(X))
+    assert B.get_namespace(out) is B.get_namespace(xps.asarray(X))
+    assert_allclose(np.asarray(out), ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="must use the same namespace"):
+        est.transform(X)
+
+
+@pytest.mark.parametrize("estimator", list(_tested_estimators()), ids=repr)
+def test_fit_is_partial_fit_from_scratch(estimator):
+    if not hasattr(estimator, "partial_fit"):
+        pytest.skip(f"{type(estimator).__name__} has no partial_fit")
+    X = _X()
+    params = dict(random_state=0, n_iter=1, shuffle=False)
+    a = clone(estimator).set_params(**params).fit(X)
+    b = clone(estimator).set_params(**params).partial_fit(X)
+    assert_allclose(b.transform(X), a.transform(X), rtol=1e-6)
+    # A second pass moves on from the first.
+    assert not np.allclose(b.partial_fit(X).transform(X), a.transform(X))
