@@ -147,7 +147,7 @@ def resolve_dtype(dtype, X_dtype, xp):
     is not float64); a NumPy dtype or its name picks it explicitly.
     """
     if dtype is None:
-        name = "float64" if str(X_dtype).endswith("float64") else "float32"
+        name = "float64" if _np_dtype(X_dtype) == np.float64 else "float32"
     else:
         name = np.dtype(dtype).name
     return getattr(xp, name)
@@ -265,7 +265,11 @@ class _Random:
 
 
 def _np_dtype(dtype):
-    return np.dtype(str(dtype).rsplit(".", 1)[-1])
+    """The NumPy dtype of the same name as a dtype of any namespace."""
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        return np.dtype(str(dtype).rsplit(".", 1)[-1])
 
 
 def make_rng(random_state, xp, device=None):
@@ -303,7 +307,7 @@ def softplus(x, xp):
     """log(1 + exp(x)), stable for large |x|."""
     if is_numpy_namespace(xp) or is_cupy_namespace(xp):
         return _native(xp).logaddexp(x.dtype.type(0), x)
-    return xp.where(x > 0, x + xp.log1p(xp.exp(-x)), xp.log1p(xp.exp(x)))
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
 def bernoulli_(p, rng, xp):
