@@ -226,19 +226,21 @@ class _Random:
 
     NumPy and CuPy draw natively with their ``Generator``; other namespaces
     draw with NumPy and convert, which is what a namespace without a random
-    module needs.
+    module needs. Permutations and integers, used to index, always come from a
+    NumPy generator on the host.
     """
 
     def __init__(self, seed, xp, device=None):
         self.xp = xp
         self.device = device
+        self._host = np.random.default_rng(seed)
         if is_cupy_namespace(xp):
             import cupy
 
             self._gen = cupy.random.default_rng(seed)
             self._native = True
         else:
-            self._gen = np.random.default_rng(seed)
+            self._gen = self._host
             self._native = is_numpy_namespace(xp)
 
     def _out(self, a):
@@ -256,12 +258,11 @@ class _Random:
         return self._out(a)
 
     def permutation(self, n):
-        """Indices 0..n-1 in random order, always as a NumPy array (slicing)."""
-        p = self._gen.permutation(n)
-        return to_numpy(p)
+        """Indices 0..n-1 in random order, as a NumPy array."""
+        return self._host.permutation(n)
 
     def integers(self, high):
-        return int(to_numpy(self._gen.integers(high)))
+        return int(self._host.integers(high))
 
 
 def _np_dtype(dtype):
