@@ -5,12 +5,14 @@ After B. Xu, X. Wang and X. Tang, "Fusing Music and Video Modalities Using
 Multi-timescale Shared Representations", ACM Multimedia 2014.
 """
 
+from .dbn import DBNTransformer
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BernoulliRBM",
+    "DBNTransformer",
     "GaussianBernoulliRBM",
     "__version__",
 ]

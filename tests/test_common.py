@@ -19,6 +19,16 @@ from skmv import _backend as B
 INIT_PARAMS = {
     skmv.BernoulliRBM: dict(n_components=3, n_iter=5, batch_size=10),
     skmv.GaussianBernoulliRBM: dict(n_components=3, n_iter=5, batch_size=10),
+    skmv.DBNTransformer: [
+        dict(hidden_layer_sizes=(4, 3), n_iter=2, batch_size=10),
+        dict(
+            hidden_layer_sizes=(4, 3),
+            n_iter=2,
+            batch_size=10,
+            fine_tune="autoencoder",
+            fine_tune_n_iter=2,
+        ),
+    ],
 }
 
 # Checks an estimator is known to fail, each with the reason.
