@@ -39,6 +39,7 @@ __all__ = [
     "make_rng",
     "resolve_dtype",
     "same_place",
+    "take",
     "to_numpy",
     "to_namespace",
 ]
@@ -138,6 +139,19 @@ def to_namespace(x, xp, device=None):
     if device is None or is_cupy_namespace(xp):
         return xp.asarray(to_numpy(x))
     return xp.asarray(to_numpy(x), device=device)
+
+
+def take(X, idx, xp, axis=0):
+    """Rows (or columns, ``axis=1``) ``idx`` of X, in X's namespace and device.
+
+    ``idx`` is a slice (a view, no copy) or NumPy integer indices, which are
+    moved to X's device first.
+    """
+    if isinstance(idx, slice):
+        return X[idx, :] if axis == 0 else X[:, idx]
+    if not is_numpy_namespace(xp):
+        idx = to_namespace(np.asarray(idx), xp, device_of(X))
+    return xp.take(X, idx, axis=axis)
 
 
 def resolve_dtype(dtype, X_dtype, xp):

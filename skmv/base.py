@@ -4,11 +4,12 @@ namespaces, and fitted arrays that move between devices and pickle as NumPy."""
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _backend as B
 
-__all__ = ["DeviceMixin", "check_same_place", "validate_array"]
+__all__ = ["DeviceMixin", "check_same_place", "validate_array", "validate_code"]
 
 
 def validate_array(
@@ -35,23 +36,66 @@ def validate_array(
     ensure_all_finite : bool
         Refuse NaN and infinity (the default) or let them through.
     """
-    xp_in = ctx.input_xp
-    if B.is_numpy_namespace(xp_in):
-        np_dtype = [np.float64, np.float32] if dtype is None else np.dtype(dtype).type
+    if B.is_numpy_namespace(ctx.input_xp):
         X = validate_data(
             estimator,
             X,
             reset=reset,
-            dtype=np_dtype,
+            dtype=_numpy_dtypes(dtype),
             ensure_all_finite=ensure_all_finite,
             ensure_min_samples=ensure_min_samples,
             order="C",
         )
-        if dtype is None and X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float32)
-        return ctx.put(X)
+        return ctx.put(_floating(X, dtype))
+    X = _check_array_api(
+        estimator, X, dtype, ensure_all_finite, ensure_min_samples, "X"
+    )
+    n_features = X.shape[1]
+    if reset:
+        estimator.n_features_in_ = n_features
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} is "
+            f"expecting {estimator.n_features_in_} features as input."
+        )
+    return ctx.put(X)
 
-    xp = xp_in
+
+def validate_code(estimator, H, ctx, *, n_columns, what, dtype, method):
+    """Validate the input of ``inverse_transform``: a code of ``n_columns``.
+
+    The same checks as ``validate_array`` without ``n_features_in_``, which
+    describes the other side of the transformer.
+    """
+    name = type(estimator).__name__
+    if B.is_numpy_namespace(ctx.input_xp):
+        H = _floating(
+            check_array(H, dtype=_numpy_dtypes(dtype), order="C", input_name="X"),
+            dtype,
+        )
+    else:
+        H = _check_array_api(estimator, H, dtype, True, 1, f"{name}.{method}")
+    if H.shape[1] != n_columns:
+        raise ValueError(
+            f"{name}.{method} expects arrays with {n_columns} columns ({what}), "
+            f"got shape {tuple(H.shape)}."
+        )
+    return ctx.put(H)
+
+
+def _numpy_dtypes(dtype):
+    return [np.float64, np.float32] if dtype is None else np.dtype(dtype).type
+
+
+def _floating(X, dtype):
+    if dtype is None and X.dtype not in (np.float32, np.float64):
+        return X.astype(np.float32)
+    return X
+
+
+def _check_array_api(estimator, X, dtype, ensure_all_finite, ensure_min_samples, who):
+    """scikit-learn's ``check_array`` checks, for arrays of any namespace."""
+    xp = B.get_namespace(X)
     name = type(estimator).__name__
     if X.ndim != 2:
         raise ValueError(
@@ -74,16 +118,9 @@ def validate_array(
         X = xp.astype(X, target)
     if ensure_all_finite and not B.all_finite(X, xp):
         raise ValueError(
-            f"Input X contains NaN or infinity; {name} needs finite values."
+            f"Input {who} contains NaN or infinity; {name} needs finite values."
         )
-    if reset:
-        estimator.n_features_in_ = n_features
-    elif n_features != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {n_features} features, but {name} is expecting "
-            f"{estimator.n_features_in_} features as input."
-        )
-    return ctx.put(X)
+    return X
 
 
 def check_same_place(estimator, X, ctx, *, attribute, method):

@@ -27,7 +27,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
@@ -36,7 +36,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend as B
-from .base import DeviceMixin, check_same_place, validate_array
+from .base import DeviceMixin, check_same_place, validate_array, validate_code
 from .exceptions import DivergenceError
 from .rbm import BernoulliRBM, GaussianBernoulliRBM, _BaseRBM
 
@@ -68,13 +68,6 @@ _ADAM_BETA1, _ADAM_BETA2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
 # Probabilities are clipped this far from 0 and 1 in the cross-entropy that
 # fine-tuning reports (the gradient is exact: output minus target).
 _CE_CLIP = 1e-7
-
-
-def _rows(X, idx, xp):
-    """Rows ``idx`` (a NumPy index array) of X, in X's namespace and device."""
-    if not B.is_numpy_namespace(xp):
-        idx = B.to_namespace(idx, xp, B.device_of(X))
-    return xp.take(X, idx, axis=0)
 
 
 def _unroll(rbms, ctx, dtype):
@@ -560,10 +553,8 @@ class DBNTransformer(
             total = 0.0
             for start in range(0, n_samples, self.batch_size):
                 stop = min(start + self.batch_size, n_samples)
-                if order is None:
-                    Xb = X[start:stop, :]
-                else:
-                    Xb = _rows(X, order[start:stop], xp)
+                idx = slice(start, stop) if order is None else order[start:stop]
+                Xb = B.take(X, idx, xp)
                 loss, grads = self._backprop(Xb, (coefs, intercepts), xp, work)
                 total = total + loss * (stop - start)
                 step += 1
@@ -639,7 +630,16 @@ class DBNTransformer(
             In the namespace of ``X``.
         """
         check_is_fitted(self)
-        H, ctx = self._validate_code(X)
+        ctx = B.compute_context(X, self.device)
+        H = validate_code(
+            self,
+            X,
+            ctx,
+            n_columns=self._n_features_out,
+            what="hidden_layer_sizes[-1]",
+            dtype=self.dtype,
+            method="inverse_transform",
+        )
         check_same_place(
             self, H, ctx, attribute="_first_weights", method="inverse_transform"
         )
@@ -647,38 +647,6 @@ class DBNTransformer(
         network = self._network(ctx, H.dtype)
         n = self._n_layers
         return ctx.give(self._walk(H, network, range(n, 2 * n), xp))
-
-    def _validate_code(self, H):
-        """Check top-layer input of ``inverse_transform`` in any namespace."""
-        ctx = B.compute_context(H, self.device)
-        xp_in = ctx.input_xp
-        name = type(self).__name__
-        if B.is_numpy_namespace(xp_in):
-            dtype = [np.float64, np.float32] if self.dtype is None else self.dtype
-            H = check_array(H, dtype=dtype, order="C", input_name="X")
-            if H.dtype not in (np.float32, np.float64):  # pragma: no cover
-                H = H.astype(np.float32)
-        else:
-            if H.ndim != 2:
-                raise ValueError(
-                    f"Expected a 2D array, got a {H.ndim}D array instead; "
-                    f"{name}.inverse_transform takes one row per sample."
-                )
-            target = B.resolve_dtype(self.dtype, H.dtype, xp_in)
-            if H.dtype != target:
-                H = xp_in.astype(H, target)
-            if not B.all_finite(H, xp_in):
-                raise ValueError(
-                    f"Input X contains NaN or infinity; {name}.inverse_transform "
-                    "needs finite values."
-                )
-        n_top = self._n_features_out
-        if H.shape[1] != n_top:
-            raise ValueError(
-                f"{name}.inverse_transform expects arrays with {n_top} columns "
-                f"(hidden_layer_sizes[-1]), got shape {tuple(H.shape)}."
-            )
-        return ctx.put(H), ctx
 
     # ------------------------------------------------------------------
     # Devices, tags

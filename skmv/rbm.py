@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend as B
-from .base import DeviceMixin, check_same_place, validate_array
+from .base import DeviceMixin, check_same_place, validate_array, validate_code
 from .exceptions import DivergenceError
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
@@ -178,34 +178,21 @@ class _BaseRBM(
         v : array of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
-        H, ctx = self._validate_hidden(X)
+        ctx = B.compute_context(X, self.device)
+        H = validate_code(
+            self,
+            X,
+            ctx,
+            n_columns=self.n_components,
+            what=f"n_components={self.n_components}",
+            dtype=self.dtype,
+            method="inverse_transform",
+        )
         check_same_place(
             self, H, ctx, attribute="components_", method="inverse_transform"
         )
         P = self._arrays(ctx, H.dtype)
         return ctx.give(self._mean_visibles(H, P, ctx.xp))
-
-    def _validate_hidden(self, X):
-        ctx = B.compute_context(X, self.device)
-        xp_in = ctx.input_xp
-        if B.is_numpy_namespace(xp_in):
-            from sklearn.utils import check_array
-
-            dt = [np.float64, np.float32] if self.dtype is None else self.dtype
-            H = check_array(X, dtype=dt, order="C")
-        else:
-            H = (
-                X
-                if X.dtype == B.resolve_dtype(self.dtype, X.dtype, xp_in)
-                else (xp_in.astype(X, B.resolve_dtype(self.dtype, X.dtype, xp_in)))
-            )
-        if H.ndim != 2 or H.shape[1] != self.n_components:
-            raise ValueError(
-                f"{type(self).__name__}.inverse_transform expects arrays with "
-                f"n_components={self.n_components} columns, got shape "
-                f"{tuple(H.shape)}."
-            )
-        return ctx.put(H), ctx
 
     def gibbs(self, v):
         """One step of block Gibbs sampling: sample h ~ P(h | v), then v ~ P(v | h).
@@ -333,14 +320,6 @@ class _BaseRBM(
         for start in range(0, n_samples, self.batch_size):
             stop = min(start + self.batch_size, n_samples)
             yield slice(start, stop) if order is None else order[start:stop]
-
-    def _take(self, X, idx, xp):
-        """Rows ``idx`` (a slice, or NumPy indices) of X, in X's namespace."""
-        if isinstance(idx, slice):
-            return X[idx, :]
-        if not B.is_numpy_namespace(xp):
-            idx = B.to_namespace(idx, xp, B.device_of(X))
-        return xp.take(X, idx, axis=0)
 
     def _fit_batch(self, v_pos, rng, xp, momentum, work):
         """One CD-k (or PCD-k) update from the mini-batch ``v_pos``.
@@ -492,14 +471,14 @@ class _BaseRBM(
         # Evenly spaced rows: no random draw, so that fit(n_iter=1) and one
         # partial_fit from the same seed make the same updates.
         rows = np.unique(np.linspace(0, n_samples - 1, _MONITOR_ROWS).astype(np.intp))
-        monitor = self._take(X, rows, xp)
+        monitor = B.take(X, rows, xp)
         self._initial_error = max(self._reconstruction_error(monitor, xp), 1e-12)
         work = xp.empty_like(self.components_)
         for epoch in range(1, self.n_iter + 1):
             begin = time.perf_counter()
             momentum = self._momentum_at(self._epoch)
             for idx in self._batches(n_samples, rng, self.shuffle):
-                self._fit_batch(self._take(X, idx, xp), rng, xp, momentum, work)
+                self._fit_batch(B.take(X, idx, xp), rng, xp, momentum, work)
             self._epoch += 1
             error = self._reconstruction_error(monitor, xp)
             self._check_diverged(error, epoch, xp)
@@ -550,7 +529,7 @@ class _BaseRBM(
         momentum = self._momentum_at(self._epoch)
         work = xp.empty_like(self.components_)
         for idx in self._batches(X.shape[0], rng, shuffle=False):
-            self._fit_batch(self._take(X, idx, xp), rng, xp, momentum, work)
+            self._fit_batch(B.take(X, idx, xp), rng, xp, momentum, work)
         self._epoch += 1
         self._check_diverged(None, f"partial_fit call {self._epoch}", xp)
         return self
