@@ -7,6 +7,7 @@ Multi-timescale Shared Representations", ACM Multimedia 2014.
 
 from .dbn import DBNTransformer
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
+from .shared import SharedRBM
 
 __version__ = "0.1.0.dev0"
 
@@ -14,5 +15,6 @@ __all__ = [
     "BernoulliRBM",
     "DBNTransformer",
     "GaussianBernoulliRBM",
+    "SharedRBM",
     "__version__",
 ]

@@ -195,6 +195,8 @@ class DeviceMixin:
 
 
 def _map_arrays(value, func):
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return value  # feature names and other non-numeric arrays stay on the host
     if isinstance(value, np.ndarray) or B.is_array(value):
         return func(value)
     if isinstance(value, list):

@@ -13,6 +13,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skmv
 from skmv import _backend as B
+from skmv.dbn import DBNTransformer
+from skmv.rbm import BernoulliRBM, GaussianBernoulliRBM
 
 # Small, fast settings per estimator (the speed-ups live here, not in the
 # estimators' defaults).
@@ -27,6 +29,34 @@ INIT_PARAMS = {
             batch_size=10,
             fine_tune="autoencoder",
             fine_tune_n_iter=2,
+        ),
+    ],
+    skmv.SharedRBM: [
+        dict(
+            modalities=[
+                ("a", "passthrough", slice(0, 1)),
+                ("b", "passthrough", slice(1, None)),
+            ],
+            n_components=3,
+            n_iter=2,
+        ),
+        dict(
+            modalities=[
+                ("a", GaussianBernoulliRBM(3, n_iter=2, batch_size=10), slice(0, 1)),
+                ("b", BernoulliRBM(2, n_iter=2, batch_size=10), slice(1, None)),
+            ],
+            n_components=3,
+            n_iter=2,
+            batch_size=10,
+        ),
+        dict(
+            modalities=[
+                ("a", DBNTransformer((3, 2), n_iter=2, batch_size=10), slice(0, 1)),
+                ("b", DBNTransformer((3,), n_iter=2, batch_size=10), slice(1, None)),
+            ],
+            n_components=3,
+            n_iter=2,
+            batch_size=10,
         ),
     ],
 }

@@ -1,0 +1,915 @@
+"""Shared representations of several modalities: :class:`SharedRBM`.
+
+Xu, Wang and Tang (2014), section 3.2. Each modality, a block of columns of
+``X``, is encoded by its own model (in the paper a deep belief network); the
+encodings are concatenated into one visible layer ``v = [v_1 | ... | v_m]``
+and one more RBM, with binary hidden units ``h``, is trained on it. Its
+hidden layer is the shared representation.
+
+Every layer is undirected, so the model also fills in modalities that are
+missing (section 3.2.2): clamp the encodings of the modalities that are
+there, start the others at their training mean, and alternate
+``P(h | v)`` and ``P(v_missing | h)`` until they settle; the encoder of a
+missing modality then decodes its inferred encoding back to features.
+
+Notation follows :mod:`skmv.rbm`: weights ``W`` (one row per shared hidden
+unit), visible biases ``b``, hidden biases ``c``, all of ``rbm_``.
+"""
+
+from __future__ import annotations
+
+import time
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    validate_parameter_constraints,
+)
+from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.validation import check_is_fitted
+
+from . import _backend as B
+from .base import DeviceMixin, check_same_place, validate_array
+from .rbm import BernoulliRBM
+
+__all__ = ["SharedRBM"]
+
+# Parameters of SharedRBM that configure the shared BernoulliRBM as they are.
+_RBM_PARAMS = (
+    "n_components",
+    "learning_rate",
+    "batch_size",
+    "n_iter",
+    "k",
+    "persistent",
+    "momentum",
+    "weight_decay",
+    "sparsity_target",
+    "sparsity_cost",
+    "shuffle",
+    "device",
+    "dtype",
+    "verbose",
+)
+_INFER_CONSTRAINTS = {
+    "n_gibbs": [Interval(Integral, 0, None, closed="left")],
+    "mean_field": ["boolean"],
+    "tol": [Interval(Real, 0, None, closed="left")],
+}
+_PASSTHROUGH = "passthrough"
+# Defaults of the inference chain. Mean-field iterations of a trained shared
+# RBM settle to within 1e-4 in a few tens of steps; 100 bounds the slow rows.
+_N_GIBBS = 100
+_TOL = 1e-4
+
+
+def _is_passthrough(encoder):
+    return isinstance(encoder, str) and encoder == _PASSTHROUGH
+
+
+class SharedRBM(
+    DeviceMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _BaseComposition,
+):
+    """Shared representation of several modalities: encoders, then one RBM.
+
+    Each modality is a block of columns of ``X``, declared as the columns of
+    a :class:`~sklearn.compose.ColumnTransformer` are. ``fit`` fits a clone
+    of each modality's encoder on its block, concatenates the encodings into
+    one visible layer and trains a :class:`~skmv.rbm.BernoulliRBM` on it
+    (Xu, Wang and Tang 2014, section 3.2). ``transform`` returns that RBM's
+    hidden activation probabilities: the shared representation.
+
+    Because the model is undirected, it also completes modalities that are
+    missing: :meth:`infer` fills their encodings from the given ones
+    (section 3.2.2), :meth:`reconstruct` decodes one of them back to its
+    features, and ``transform(X, given=...)`` computes the shared
+    representation from some modalities alone.
+
+    Parameters
+    ----------
+    modalities : list of (str, estimator or "passthrough", columns) tuples
+        One tuple per modality:
+
+        name : str
+            Names the modality in ``given`` and ``target``, and its encoder's
+            parameters, ``name__param``, in ``get_params`` and ``set_params``
+            (so that ``GridSearchCV`` can tune ``video__n_components``).
+            Unique, without ``"__"``, and not a parameter name of SharedRBM.
+        encoder : estimator or "passthrough"
+            Implements ``fit``, ``transform`` and ``inverse_transform``,
+            typically a :class:`~skmv.dbn.DBNTransformer` or a
+            :class:`~skmv.rbm.GaussianBernoulliRBM`; it is cloned, and the
+            clone fitted on the modality's columns. ``"passthrough"`` uses the
+            columns themselves as the encoding. The shared RBM reads
+            encodings as probabilities, so they should lie in [0, 1], as
+            RBM hidden activations do.
+        columns : slice, array-like of int, boolean mask or callable
+            The modality's columns of ``X``. A callable is called with the
+            validated training ``X`` and returns one of the others. Blocks
+            must not overlap; columns no modality selects are ignored.
+    n_components : int, default=256
+        Number of shared hidden units.
+    learning_rate : float, default=0.1
+        Step size of the shared RBM's updates.
+    batch_size : int, default=100
+        Rows per mini-batch of the shared RBM.
+    n_iter : int, default=10
+        Epochs of the shared RBM (the encoders keep their own).
+    k : int, default=1
+        Gibbs steps per update of the shared RBM (CD-k).
+    persistent : bool, default=False
+        Train the shared RBM with persistent chains (PCD-k).
+    momentum : float or (float, float), default=(0.5, 0.9)
+        Momentum of the shared RBM's updates; a pair gives the value for the
+        first 5 epochs and the value after.
+    weight_decay : float, default=1e-4
+        Decoupled L2 penalty on the shared weights.
+    sparsity_target : float, default=0.1
+        Target mean activity of the shared hidden units, used when
+        ``sparsity_cost > 0``.
+    sparsity_cost : float, default=0.0
+        Weight of the sparsity penalty of the shared RBM.
+    shuffle : bool, default=True
+        Shuffle the rows before each epoch of the shared RBM.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shared RBM, the sampling of ``infer(mean_field=False)``,
+        and every ``random_state`` parameter of an encoder (nested ones
+        included) that is None, as ensembles seed their members; encoders
+        whose ``random_state`` is set keep it. Pass an int for reproducible
+        results.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to compute: ``"auto"`` where the input lives, ``"cuda"`` on the
+        GPU whatever the input, ``"cpu"`` with NumPy. The encoders receive
+        their columns there and keep their own ``device``: with their default
+        ``"auto"`` they compute there too. Outputs come back in the input's
+        array type. ``to_device`` moves the shared RBM and every encoder that
+        has a ``to_device`` of its own (skmv's estimators).
+    dtype : {"float32", "float64"} or None, default="float32"
+        Floating type of the shared layer; None keeps the input's.
+    verbose : int, default=0
+        Report each encoder's fit and the shared RBM's epochs.
+
+    Attributes
+    ----------
+    modalities_ : list of (str, estimator or "passthrough", columns) tuples
+        The fitted encoders, in the order of ``modalities``, with their
+        columns resolved against the training ``X``: a slice when they are
+        contiguous, else a list of int.
+    named_modalities_ : :class:`~sklearn.utils.Bunch`
+        The fitted encoders by modality name.
+    rbm_ : :class:`~skmv.rbm.BernoulliRBM`
+        The shared RBM; its visible layer is the concatenated encodings.
+    encoding_slices_ : dict of str to slice
+        Columns of each modality's encoding in the visible layer of ``rbm_``
+        and in the output of :meth:`infer`.
+    encoding_mean_ : array of shape (n_encodings,)
+        Mean training encoding, where the inference of a missing modality
+        starts. ``n_encodings`` is the total width of the encodings.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    skmv.rbm.BernoulliRBM : The shared layer.
+    skmv.dbn.DBNTransformer : The usual encoder of a modality.
+    sklearn.compose.ColumnTransformer : The same declaration of column blocks.
+
+    Notes
+    -----
+    ``infer`` returns the probabilities ``P(v_missing = 1 | h)`` of its last
+    step. With ``mean_field=True`` (the default) ``h`` is the probability
+    ``P(h = 1 | v)`` itself and the iteration is deterministic, a mean-field
+    fixed point; with ``mean_field=False`` ``h`` is sampled at each step, as
+    the paper's Gibbs sampling does, and the result is one draw of a noisy
+    chain. Each row stops once its largest change is below ``tol``, so a
+    row's result does not depend on the other rows of ``X``.
+
+    ``given`` must name at least one modality: with none clamped, the
+    inferred encodings would not depend on ``X``. Naming all of them is
+    allowed (nothing is inferred), except in :meth:`reconstruct`, whose
+    ``target`` must be missing.
+
+    References
+    ----------
+    B. Xu, X. Wang, X. Tang, "Fusing music and video modalities using
+    multi-timescale shared representations", ACM Multimedia 2014.
+
+    N. Srivastava, R. Salakhutdinov, "Multimodal learning with deep Boltzmann
+    machines", NIPS 2012.
+
+    Examples
+    --------
+    >>> from skmv.datasets import make_paired_modalities
+    >>> from skmv.rbm import GaussianBernoulliRBM
+    >>> from skmv.shared import SharedRBM
+    >>> X, y = make_paired_modalities(n_samples=200, random_state=0)
+    >>> model = SharedRBM(
+    ...     [
+    ...         ("a", GaussianBernoulliRBM(16, n_iter=5), slice(0, 40)),
+    ...         ("b", GaussianBernoulliRBM(16, n_iter=5), slice(40, 70)),
+    ...     ],
+    ...     n_components=8,
+    ...     n_iter=5,
+    ...     random_state=0,
+    ... ).fit(X)
+    >>> model.transform(X).shape
+    (200, 8)
+    >>> model.transform(X, given=["a"]).shape  # from the first modality alone
+    (200, 8)
+    >>> model.reconstruct(X, given=["a"], target="b").shape
+    (200, 30)
+    """
+
+    _parameter_constraints: dict = {
+        "modalities": [list, tuple],
+        **BernoulliRBM._parameter_constraints,
+    }
+
+    def __init__(
+        self,
+        modalities,
+        *,
+        n_components=256,
+        learning_rate=0.1,
+        batch_size=100,
+        n_iter=10,
+        k=1,
+        persistent=False,
+        momentum=(0.5, 0.9),
+        weight_decay=1e-4,
+        sparsity_target=0.1,
+        sparsity_cost=0.0,
+        shuffle=True,
+        random_state=None,
+        device="auto",
+        dtype="float32",
+        verbose=0,
+    ):
+        self.modalities = modalities
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.k = k
+        self.persistent = persistent
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.sparsity_target = sparsity_target
+        self.sparsity_cost = sparsity_cost
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.device = device
+        self.dtype = dtype
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------
+    # Nested parameters (name__param), as ColumnTransformer has them
+    # ------------------------------------------------------------------
+
+    @property
+    def _modalities(self):
+        """(name, encoder) pairs, for ``_BaseComposition``'s parameter logic.
+
+        Not for iteration: use ``_iter``.
+        """
+        try:
+            return [(name, encoder) for name, encoder, _ in self.modalities]
+        except (TypeError, ValueError):
+            return self.modalities
+
+    @_modalities.setter
+    def _modalities(self, value):
+        try:
+            self.modalities = [
+                (name, encoder, columns)
+                for (name, encoder), (_, _, columns) in zip(value, self.modalities)
+            ]
+        except (TypeError, ValueError):
+            self.modalities = value
+
+    def get_params(self, deep=True):
+        """Get parameters for this estimator.
+
+        Returns the constructor's parameters and, with ``deep=True``, each
+        encoder under its modality's name and the encoder's own parameters
+        as ``name__param``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Include the encoders' parameters.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        return self._get_params("_modalities", deep=deep)
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        Accepts every key of ``get_params(deep=True)``: ``name=encoder``
+        replaces a modality's encoder, ``name__param=value`` sets one of its
+        parameters.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : SharedRBM
+            This estimator.
+        """
+        self._set_params("_modalities", **params)
+        return self
+
+    # ------------------------------------------------------------------
+    # Validation of the modalities
+    # ------------------------------------------------------------------
+
+    def _validate_modalities(self):
+        """Check the structure of ``modalities``; raise naming the culprit."""
+        modalities = self.modalities
+        if len(modalities) < 1:
+            raise ValueError(
+                "modalities must list at least one (name, encoder, columns) "
+                "tuple, got an empty list."
+            )
+        for i, item in enumerate(modalities):
+            if not isinstance(item, (tuple, list)) or len(item) != 3:
+                raise TypeError(
+                    f"modalities[{i}] must be a (name, encoder, columns) tuple, "
+                    f"got {item!r}."
+                )
+            name, encoder, columns = item
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"modalities[{i}]: a modality's name must be a str, got "
+                    f"{name!r} (type {type(name).__name__})."
+                )
+            if isinstance(encoder, type):
+                raise TypeError(
+                    f"The encoder of modality {name!r} must be an estimator "
+                    f"instance ({encoder.__name__}()), got the class "
+                    f"{encoder.__name__}."
+                )
+            if isinstance(encoder, str) and not _is_passthrough(encoder):
+                raise TypeError(
+                    f"The encoder of modality {name!r} must be an estimator or "
+                    f"'passthrough', got the string {encoder!r}."
+                )
+            if not _is_passthrough(encoder):
+                missing = [
+                    method
+                    for method in ("fit", "transform", "inverse_transform")
+                    if not hasattr(encoder, method)
+                ]
+                if missing:
+                    raise TypeError(
+                        f"The encoder of modality {name!r} must implement fit, "
+                        "transform and inverse_transform, or be 'passthrough'; "
+                        f"{encoder!r} (type {type(encoder).__name__}) lacks "
+                        f"{', '.join(missing)}."
+                    )
+            if not (
+                callable(columns)
+                or isinstance(columns, slice)
+                or _is_index_like(columns)
+            ):
+                raise TypeError(
+                    f"The columns of modality {name!r} must be a slice, an "
+                    "array-like of int, a boolean mask or a callable returning "
+                    f"one of those, got {columns!r}."
+                )
+
+        names = [name for name, _, _ in modalities]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"Modality names must be unique; {repeated} appear more than once "
+                f"in {names}."
+            )
+        with_dunder = [name for name in names if "__" in name]
+        if with_dunder:
+            raise ValueError(
+                f"Modality names must not contain '__' (it separates nested "
+                f"parameters): got {with_dunder}."
+            )
+        clashing = sorted(set(names) & set(self.get_params(deep=False)))
+        if clashing:
+            raise ValueError(
+                f"Modality names {clashing} clash with parameters of "
+                f"{type(self).__name__}; rename the modalities."
+            )
+
+    def _resolve_columns(self, X):
+        """Each modality's columns against ``X``: a slice or int indices.
+
+        Resolved into private state at fit; the user's ``modalities`` stay as
+        they are (a callable stays a callable).
+        """
+        n_features = X.shape[1]
+        owner = np.full(n_features, -1)
+        resolved = []
+        for i, (name, _, columns) in enumerate(self.modalities):
+            if callable(columns):
+                columns = columns(X)
+                if not (isinstance(columns, slice) or _is_index_like(columns)):
+                    raise TypeError(
+                        f"The columns callable of modality {name!r} must return "
+                        "a slice, an array-like of int or a boolean mask, got "
+                        f"{columns!r}."
+                    )
+            idx = _column_indices(columns, n_features, name)
+            taken = owner[idx]
+            if np.any(taken >= 0):
+                j = int(np.flatnonzero(taken >= 0)[0])
+                other = self.modalities[int(taken[j])][0]
+                raise ValueError(
+                    f"Modalities {other!r} and {name!r} both select column "
+                    f"{int(idx[j])}; their column blocks must not overlap."
+                )
+            owner[idx] = i
+            resolved.append(_compact(idx))
+        return resolved
+
+    # ------------------------------------------------------------------
+    # Pieces every method shares
+    # ------------------------------------------------------------------
+
+    def _iter(self, fitted):
+        """(name, encoder, columns) per modality, in order.
+
+        ``fitted`` picks the fitted encoders of ``modalities_`` over the
+        user's; columns are the private resolved form (slice or indices).
+        """
+        source = self.modalities_ if fitted else self.modalities
+        for (name, encoder, _), columns in zip(source, self._columns):
+            yield name, encoder, columns
+
+    def _hstack(self, encodings, xp):
+        """Join the modalities' encodings into the shared visible layer.
+
+        A hook: a subclass may weight or transform the blocks here.
+        """
+        return xp.concat(encodings, axis=1)
+
+    def _check_finite(self, X, names, xp, *, fitted=True):
+        """Refuse NaN or infinity in the columns of the modalities read."""
+        for name, _, columns in self._iter(fitted=fitted):
+            if name not in names:
+                continue
+            block = B.take(X, columns, xp, axis=1)
+            if not B.all_finite(block, xp):
+                bad = B.to_numpy(~xp.all(xp.isfinite(block), axis=1))
+                row = int(np.flatnonzero(np.asarray(bad))[0])
+                raise ValueError(
+                    f"Input X contains NaN or infinity in the columns of "
+                    f"modality {name!r} (first in row {row}); "
+                    f"{type(self).__name__} needs finite values in the "
+                    "modalities it reads."
+                )
+
+    def _encode(self, name, encoder, block, xp, dtype, *, fit=False):
+        """One modality's encoding of ``block``, checked, in ``xp`` and ``dtype``."""
+        if _is_passthrough(encoder):
+            H = block
+        elif fit and hasattr(encoder, "fit_transform"):
+            H = encoder.fit_transform(block)
+        else:
+            if fit:
+                encoder.fit(block)
+            H = encoder.transform(block)
+        # An encoder from outside skmv may answer in NumPy whatever it got, or
+        # in a data frame under scikit-learn's set_output.
+        if not B.is_array(H) and hasattr(H, "__array__"):
+            H = np.asarray(H)
+        H = B.to_namespace(H, xp, B.device_of(block))
+        if not B.is_array(H) or H.ndim != 2 or H.shape[0] != block.shape[0]:
+            raise ValueError(
+                f"The encoder of modality {name!r} must return a 2-D array with "
+                f"one row per sample ({block.shape[0]}), got "
+                f"{getattr(H, 'shape', type(H).__name__)}."
+            )
+        if H.dtype != dtype:
+            H = xp.astype(H, dtype)
+        if not fit and H.shape[1] != self._width(name):
+            raise ValueError(
+                f"The encoder of modality {name!r} returned {H.shape[1]} "
+                f"columns, but it returned {self._width(name)} at fit."
+            )
+        if not B.all_finite(H, xp):
+            raise ValueError(
+                f"The encoding of modality {name!r} contains NaN or infinity."
+            )
+        return H
+
+    def _width(self, name):
+        s = self.encoding_slices_[name]
+        return s.stop - s.start
+
+    @property
+    def _n_features_out(self):
+        return self.rbm_.components_.shape[0]
+
+    # ------------------------------------------------------------------
+    # Fitting
+    # ------------------------------------------------------------------
+
+    @_fit_context(
+        # The encoders validate their own parameters when they are fitted.
+        prefer_skip_nested_validation=False
+    )
+    def fit(self, X, y=None):
+        """Fit each modality's encoder, then the shared RBM on their encodings.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, every modality present; NumPy, CuPy or any
+            array-API array.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        self._validate_modalities()
+        ctx = B.compute_context(X, self.device)
+        X = validate_array(
+            self, X, ctx, reset=True, dtype=self.dtype, ensure_all_finite=False
+        )
+        xp = ctx.xp
+        self._columns = self._resolve_columns(X)
+        names = [name for name, _, _ in self.modalities]
+        self._check_finite(X, names, xp, fitted=False)
+
+        random_state = check_random_state(self.random_state)
+        seeds = random_state.randint(np.iinfo(np.int32).max, size=len(names) + 1)
+        fitted, encodings = [], []
+        for i, (name, encoder, columns) in enumerate(self._iter(fitted=False)):
+            begin = time.perf_counter()
+            if not _is_passthrough(encoder):
+                encoder = _seeded(clone(encoder), seeds[i])
+            block = B.take(X, columns, xp, axis=1)
+            encodings.append(self._encode(name, encoder, block, xp, X.dtype, fit=True))
+            fitted.append((name, encoder, _public_columns(columns)))
+            if self.verbose:
+                print(
+                    f"[{type(self).__name__}] ({i + 1} of {len(names)}) encoded "
+                    f"modality {name!r}: {block.shape[1]} -> "
+                    f"{encodings[-1].shape[1]} columns, "
+                    f"time = {time.perf_counter() - begin:.2f}s"
+                )
+
+        offsets = np.cumsum([0] + [H.shape[1] for H in encodings])
+        self.encoding_slices_ = {
+            name: slice(int(start), int(stop))
+            for name, start, stop in zip(names, offsets[:-1], offsets[1:])
+        }
+        V = self._hstack(encodings, xp)
+        params = {name: getattr(self, name) for name in _RBM_PARAMS}
+        self.rbm_ = BernoulliRBM(**params, random_state=int(seeds[-1])).fit(V)
+        self.encoding_mean_ = xp.mean(V, axis=0)
+        self.modalities_ = fitted
+        self.named_modalities_ = Bunch(**{name: enc for name, enc, _ in fitted})
+        return self
+
+    # ------------------------------------------------------------------
+    # Inference
+    # ------------------------------------------------------------------
+
+    def _check_given(self, given):
+        names = [name for name, _, _ in self.modalities_]
+        if given is None:
+            return names
+        if isinstance(given, str):
+            given = [given]
+        try:
+            given = list(given)
+        except TypeError:
+            raise TypeError(
+                f"given must be a modality name or a list of names, got {given!r}."
+            ) from None
+        for name in given:
+            if not isinstance(name, str) or name not in names:
+                raise ValueError(
+                    f"Unknown modality {name!r} in given; the modalities are {names}."
+                )
+        repeated = sorted({name for name in given if given.count(name) > 1})
+        if repeated:
+            raise ValueError(f"given names {repeated} more than once.")
+        if not given:
+            raise ValueError(
+                "given must name at least one modality: with none clamped, the "
+                "inferred encodings would not depend on X."
+            )
+        return [name for name in names if name in given]
+
+    def _prepare(self, X, given, method):
+        check_is_fitted(self)
+        given = self._check_given(given)
+        ctx = B.compute_context(X, self.device)
+        X = validate_array(
+            self, X, ctx, reset=False, dtype=self.dtype, ensure_all_finite=False
+        )
+        check_same_place(self, X, ctx, attribute="encoding_mean_", method=method)
+        self._check_finite(X, given, ctx.xp)
+        return X, ctx, given
+
+    def _infer(self, X, given, ctx, *, n_gibbs, mean_field, tol):
+        """The joint visible layer: given blocks encoded and clamped, others
+        inferred in the shared RBM. Vectorised over rows; loops over steps."""
+        xp, dtype, device = ctx.xp, X.dtype, B.device_of(X)
+        W, c, b, _ = self.rbm_._arrays(ctx, dtype)
+        encodings = {
+            name: self._encode(name, encoder, B.take(X, columns, xp, axis=1), xp, dtype)
+            for name, encoder, columns in self._iter(fitted=True)
+            if name in given
+        }
+        names = [name for name, _, _ in self.modalities_]
+        missing = [name for name in names if name not in given]
+        if not missing:
+            return self._hstack([encodings[name] for name in names], xp)
+
+        # The given blocks' input to the hidden units does not change: compute
+        # it once, c + sum_g v_g W_g^T, and iterate on the missing block only.
+        slices = self.encoding_slices_
+        pre_given = c
+        for name in given:
+            pre_given = pre_given + encodings[name] @ W[:, slices[name]].T
+        W_m = xp.concat([W[:, slices[name]] for name in missing], axis=1)
+        b_m = xp.concat([b[slices[name]] for name in missing], axis=0)
+        mean = ctx.put(self.encoding_mean_)
+        mean_m = xp.astype(
+            xp.concat([mean[slices[name]] for name in missing], axis=0), dtype
+        )
+        n = X.shape[0]
+        V_m = xp.zeros((n, W_m.shape[1]), dtype=dtype, device=device) + mean_m
+        rng = None if mean_field else B.make_rng(self.random_state, xp, device)
+        active = xp.ones(n, dtype=xp.bool, device=device)
+        for _ in range(n_gibbs):
+            h = B.sigmoid_(pre_given + V_m @ W_m.T, xp)
+            if not mean_field:
+                h = B.bernoulli_(h, rng, xp)
+            V_new = B.sigmoid_(h @ W_m + b_m, xp)
+            change = xp.max(xp.abs(V_new - V_m), axis=1)
+            # A row that has settled keeps its value, whatever the others do.
+            V_m = xp.where(xp.expand_dims(active, axis=1), V_new, V_m)
+            active = xp.logical_and(active, change >= tol)
+            if not bool(xp.any(active)):
+                break
+
+        blocks, start = [], 0
+        for name in names:
+            if name in encodings:
+                blocks.append(encodings[name])
+            else:
+                width = self._width(name)
+                blocks.append(V_m[:, start : start + width])
+                start += width
+        return self._hstack(blocks, xp)
+
+    def infer(self, X, given, *, n_gibbs=_N_GIBBS, mean_field=True, tol=_TOL):
+        """Encodings of all modalities, the missing ones inferred from ``given``.
+
+        The encodings of the ``given`` modalities are computed and clamped;
+        those of the others start at their training mean, then the shared
+        RBM alternates ``P(h | v)`` and ``P(v_missing | h)`` until the
+        largest change of a row is below ``tol`` or ``n_gibbs`` steps are
+        done (Xu, Wang and Tang 2014, section 3.2.2).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The columns of the modalities not given are not read: they may
+            hold anything, NaN included.
+        given : str or list of str
+            Names of the modalities that are there; at least one.
+        n_gibbs : int, default=100
+            Most alternations of the chain; 0 leaves the missing encodings
+            at their training mean.
+        mean_field : bool, default=True
+            Use the probabilities ``P(h = 1 | v)`` (deterministic); False
+            samples ``h`` at each step, seeded from ``random_state``.
+        tol : float, default=1e-4
+            A row stops when no missing encoding moved more than this in one
+            step; 0 runs all ``n_gibbs`` steps.
+
+        Returns
+        -------
+        V : array of shape (n_samples, n_encodings)
+            The visible layer of ``rbm_``: modality ``name`` in columns
+            ``encoding_slices_[name]``; the given blocks are their encodings
+            exactly, the others probabilities. In the namespace of ``X``.
+        """
+        validate_parameter_constraints(
+            _INFER_CONSTRAINTS,
+            {"n_gibbs": n_gibbs, "mean_field": mean_field, "tol": tol},
+            caller_name="infer",
+        )
+        X, ctx, given = self._prepare(X, given, "infer")
+        V = self._infer(X, given, ctx, n_gibbs=n_gibbs, mean_field=mean_field, tol=tol)
+        return ctx.give(V)
+
+    def transform(self, X, given=None):
+        """Shared representation, ``P(h = 1 | v)``, from all or some modalities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        given : str, list of str or None, default=None
+            None uses every modality. Otherwise the representation is
+            computed from these modalities alone, the others' encodings
+            inferred first as :meth:`infer` does with its defaults; their
+            columns are not read and may hold anything, NaN included.
+
+        Returns
+        -------
+        h : array of shape (n_samples, n_components)
+            In the namespace of ``X``.
+        """
+        X, ctx, given = self._prepare(X, given, "transform")
+        V = self._infer(X, given, ctx, n_gibbs=_N_GIBBS, mean_field=True, tol=_TOL)
+        P = self.rbm_._arrays(ctx, V.dtype)
+        return ctx.give(self.rbm_._mean_hiddens(V, P, ctx.xp))
+
+    def reconstruct(
+        self, X, given, target, *, n_gibbs=_N_GIBBS, mean_field=True, tol=_TOL
+    ):
+        """A missing modality in its own feature space, from the given ones.
+
+        Infers the encodings as :meth:`infer` does, then decodes the target's
+        block with its encoder's ``inverse_transform`` (``"passthrough"``:
+        the block itself). Cross-modal retrieval ranks a database by the
+        distance to this reconstruction (section 3.2.2).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The columns of the modalities not given may hold anything.
+        given : str or list of str
+            Names of the modalities that are there; at least one.
+        target : str
+            Name of the modality to reconstruct; must not be in ``given``.
+        n_gibbs : int, default=100
+            Most alternations of the chain (see :meth:`infer`).
+        mean_field : bool, default=True
+            Use probabilities (True) or samples (False) of ``h``.
+        tol : float, default=1e-4
+            Per-row convergence threshold.
+
+        Returns
+        -------
+        X_target : array of shape (n_samples, n_target_features)
+            The reconstructed columns of ``target``, in the namespace of
+            ``X``.
+        """
+        validate_parameter_constraints(
+            _INFER_CONSTRAINTS,
+            {"n_gibbs": n_gibbs, "mean_field": mean_field, "tol": tol},
+            caller_name="reconstruct",
+        )
+        check_is_fitted(self)
+        names = list(self.named_modalities_)
+        if not isinstance(target, str) or target not in names:
+            raise ValueError(
+                f"Unknown target modality {target!r}; the modalities are {names}."
+            )
+        given_names = self._check_given(given)
+        if target in given_names:
+            raise ValueError(
+                f"target {target!r} is in given; reconstruct fills a modality "
+                "that is missing."
+            )
+        X, ctx, given_names = self._prepare(X, given_names, "reconstruct")
+        V = self._infer(
+            X, given_names, ctx, n_gibbs=n_gibbs, mean_field=mean_field, tol=tol
+        )
+        block = V[:, self.encoding_slices_[target]]
+        encoder = self.named_modalities_[target]
+        if _is_passthrough(encoder):
+            return ctx.give(block)
+        return ctx.give(encoder.inverse_transform(block))
+
+    # ------------------------------------------------------------------
+    # Devices, tags
+    # ------------------------------------------------------------------
+
+    def _device_children(self):
+        encoders = tuple(
+            encoder
+            for _, encoder, _ in self.modalities_
+            if hasattr(encoder, "to_device")
+        )
+        return (*encoders, self.rbm_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = True
+        tags.transformer_tags.preserves_dtype = (
+            ["float64", "float32"] if self.dtype is None else [self.dtype]
+        )
+        return tags
+
+
+# --------------------------------------------------------------------------
+# Column selectors
+# --------------------------------------------------------------------------
+
+
+def _is_index_like(columns):
+    """Array-like of int or bool (not a str, a scalar or a slice)."""
+    if isinstance(columns, (str, bytes, slice)) or callable(columns):
+        return False
+    try:
+        a = np.asarray(columns)
+    except Exception:
+        return False
+    return a.ndim == 1 and (a.size == 0 or a.dtype.kind in "iub")
+
+
+def _column_indices(columns, n_features, name):
+    """Int indices of ``columns`` in [0, n_features), in the order given."""
+    if isinstance(columns, slice):
+        for bound in (columns.start, columns.stop):
+            if bound is not None and not -n_features <= bound <= n_features:
+                raise ValueError(
+                    f"The columns of modality {name!r}, {columns}, are out of "
+                    f"range for X with {n_features} feature(s)."
+                )
+        idx = np.arange(n_features)[columns]
+    else:
+        a = np.asarray(columns)
+        if a.dtype.kind == "b":
+            if a.shape[0] != n_features:
+                raise ValueError(
+                    f"The boolean mask of modality {name!r} has {a.shape[0]} "
+                    f"entries, but X has {n_features} feature(s)."
+                )
+            idx = np.flatnonzero(a)
+        else:
+            a = a.astype(np.intp)
+            out = (a < -n_features) | (a >= n_features)
+            if np.any(out):
+                raise ValueError(
+                    f"Column {int(a[out][0])} of modality {name!r} is out of "
+                    f"range for X with {n_features} feature(s)."
+                )
+            idx = np.where(a < 0, a + n_features, a)
+            if np.unique(idx).size != idx.size:
+                raise ValueError(
+                    f"The columns of modality {name!r} repeat a column: {idx.tolist()}."
+                )
+    if idx.size == 0:
+        raise ValueError(
+            f"Modality {name!r} selects no column of X, which has "
+            f"{n_features} feature(s)."
+        )
+    return idx
+
+
+def _compact(idx):
+    """A slice for contiguous ascending indices (a view), else the indices."""
+    if idx.size == 1 or np.all(np.diff(idx) == 1):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
+def _public_columns(columns):
+    return columns if isinstance(columns, slice) else columns.tolist()
+
+
+def _seeded(encoder, seed):
+    """Set every ``random_state`` of ``encoder`` that is None from ``seed``."""
+    if not hasattr(encoder, "get_params"):
+        return encoder
+    random_state = np.random.RandomState(seed)
+    params = encoder.get_params(deep=True)
+    unset = {
+        key: int(random_state.randint(np.iinfo(np.int32).max))
+        for key in sorted(params)
+        if (key == "random_state" or key.endswith("__random_state"))
+        and params[key] is None
+    }
+    if unset:
+        encoder.set_params(**unset)
+    return encoder
