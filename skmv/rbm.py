@@ -38,8 +38,8 @@ _MOMENTUM_SWITCH_EPOCH = 5
 # Rows of the training data on which the per-epoch reconstruction error is
 # measured: enough for three significant digits, a few percent of an epoch.
 _MONITOR_ROWS = 256
-# A reconstruction error this many times the untrained model's means the
-# weights are running away; it stops training before they overflow.
+# A reconstruction error this many times the data's mean square (plus one)
+# says the weights are running away; it stops training before they overflow.
 _DIVERGENCE_FACTOR = 1e3
 # Bounds on learned standard deviations of Gaussian visible units: a sigma
 # shrinking towards zero makes the energy, and the updates, explode.
@@ -423,6 +423,14 @@ class _BaseRBM(
         D = V - R
         return B.scalar(xp.mean(D * D))
 
+    @staticmethod
+    def _error_scale(V, xp):
+        """Scale of a sane reconstruction error of V: its mean square plus 1.
+
+        No GEMM needed, and never zero (one row, constant columns).
+        """
+        return B.scalar(xp.mean(V * V)) + 1.0
+
     def _check_diverged(self, error, epoch, xp):
         where = f"epoch {epoch}" if isinstance(epoch, int) else epoch
         finite = all(
@@ -430,14 +438,14 @@ class _BaseRBM(
             for a in (self.components_, self.intercept_hidden_, self.intercept_visible_)
         )
         exploded = error is not None and (
-            not np.isfinite(error) or error > _DIVERGENCE_FACTOR * self._initial_error
+            not np.isfinite(error) or error > _DIVERGENCE_FACTOR * self._scale
         )
         if not finite or exploded:
             what = (
                 "non-finite parameters"
                 if not finite
                 else f"reconstruction error {error:.3g} "
-                f"(initial {self._initial_error:.3g})"
+                f"(data mean square + 1: {self._scale:.3g})"
             )
             raise DivergenceError(
                 f"{type(self).__name__} diverged at {where}: {what}. Lower "
@@ -472,7 +480,7 @@ class _BaseRBM(
         # partial_fit from the same seed make the same updates.
         rows = np.unique(np.linspace(0, n_samples - 1, _MONITOR_ROWS).astype(np.intp))
         monitor = B.take(X, rows, xp)
-        self._initial_error = max(self._reconstruction_error(monitor, xp), 1e-12)
+        self._scale = self._error_scale(monitor, xp)
         work = xp.empty_like(self.components_)
         for epoch in range(1, self.n_iter + 1):
             begin = time.perf_counter()
@@ -520,7 +528,7 @@ class _BaseRBM(
             self._partial_rng = rng
         if first:
             self._initialize(X, xp, rng)
-            self._initial_error = max(self._reconstruction_error(X, xp), 1e-12)
+            self._scale = self._error_scale(X, xp)
         else:
             check_same_place(
                 self, X, ctx, attribute="components_", method="partial_fit"
