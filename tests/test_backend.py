@@ -103,7 +103,7 @@ def test_update_kernels(xp):
     A, C = rng.random((7, 3)), rng.random((7, 4))
     V = rng.random((3, 4))
     put = lambda a: B.to_namespace(a.astype(np.float32), xp)  # noqa: E731
-    out = B.matmul_(put(A).T, put(C), put(np.empty((3, 4))), xp)
+    out = B.matmul_(put(A).T, put(C), put(np.zeros((3, 4))), xp)
     assert_allclose(B.to_numpy(out), A.T @ C, rtol=1e-5)
     vel = B.momentum_(put(V), 0.5, put(C[:3]), xp)
     assert_allclose(B.to_numpy(vel), 0.5 * V + C[:3], rtol=1e-6)
