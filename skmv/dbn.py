@@ -190,7 +190,7 @@ class DBNTransformer(
         binary cross-entropy (``visible="bernoulli"``).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -626,7 +626,7 @@ class DBNTransformer(
 
         Returns
         -------
-        X_original : array of shape (n_samples, n_features_in_)
+        X_original : array of shape (n_samples, ``n_features_in_``)
             In the namespace of ``X``.
         """
         check_is_fitted(self)

@@ -175,7 +175,7 @@ class _BaseRBM(
 
         Returns
         -------
-        v : array of shape (n_samples, n_features_in_)
+        v : array of shape (n_samples, ``n_features_in_``)
         """
         check_is_fitted(self)
         ctx = B.compute_context(X, self.device)
@@ -646,22 +646,23 @@ class GaussianBernoulliRBM(_BaseRBM):
 
     Attributes
     ----------
-    components_ : array of shape (n_components, n_features_in_)
+    components_ : array of shape (n_components, ``n_features_in_``)
         Weights ``W``.
     intercept_hidden_ : array of shape (n_components,)
         Hidden biases ``c``.
-    intercept_visible_ : array of shape (n_features_in_,)
+    intercept_visible_ : array of shape (``n_features_in_``,)
         Visible biases ``b``.
-    sigma_ : array of shape (n_features_in_,)
+    sigma_ : array of shape (``n_features_in_``,)
         Standard deviations of the visible units (ones unless learned).
     h_samples_ : array of shape (batch_size, n_components) or None
         States of the persistent chains (``persistent=True``).
     reconstruction_error_curve_ : list of float
         Mean squared error of the mean-field reconstruction of (up to 256
-        rows of) the training data after each epoch of ``fit``.
+        rows of) the training data after each epoch of ``fit``;
+        ``partial_fit`` adds nothing to it.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -805,20 +806,21 @@ class BernoulliRBM(_BaseRBM):
 
     Attributes
     ----------
-    components_ : array of shape (n_components, n_features_in_)
+    components_ : array of shape (n_components, ``n_features_in_``)
         Weights ``W``.
     intercept_hidden_ : array of shape (n_components,)
         Hidden biases ``c``.
-    intercept_visible_ : array of shape (n_features_in_,)
+    intercept_visible_ : array of shape (``n_features_in_``,)
         Visible biases ``b``.
     h_samples_ : array of shape (batch_size, n_components) or None
         States of the persistent chains (``persistent=True``).
     reconstruction_error_curve_ : list of float
         Mean squared error of the mean-field reconstruction of (up to 256
-        rows of) the training data after each epoch of ``fit``.
+        rows of) the training data after each epoch of ``fit``;
+        ``partial_fit`` adds nothing to it.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -829,7 +831,7 @@ class BernoulliRBM(_BaseRBM):
     Notes
     -----
     ``score_samples`` is the exact pseudo-log-likelihood, the sum over
-    visible units of log P(v_i | v_-i) (scikit-learn's ``BernoulliRBM``
+    visible units of ``log P(v_i | v_-i)`` (scikit-learn's ``BernoulliRBM``
     estimates the same sum from one random unit per row). It is deterministic
     and costs O(n_samples * n_features * n_components).
 
@@ -889,7 +891,7 @@ class BernoulliRBM(_BaseRBM):
         self.verbose = verbose
 
     def score_samples(self, X):
-        """Pseudo-log-likelihood of each row: sum_i log P(v_i | v_-i).
+        """Pseudo-log-likelihood of each row, ``sum_i log P(v_i | v_-i)``.
 
         Parameters
         ----------

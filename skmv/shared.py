@@ -178,7 +178,7 @@ class SharedRBM(
         starts. ``n_encodings`` is the total width of the encodings.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when X has string column names.
 
     See Also
