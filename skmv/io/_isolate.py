@@ -1,0 +1,265 @@
+"""Running a function in a separate process, so that a native crash (FFmpeg on
+a corrupt file) or a hang becomes a MediaError for one file, not the end of
+the run.
+
+Each thread of each process keeps one worker process and sends it calls one at
+a time: a call costs a round trip through a pipe, not a process start. A
+worker that crashes or times out is discarded, and the next call starts a new
+one. Workers come from a forkserver (spawn where there is none): forking a
+process whose BLAS or OpenCV threads are running is unsafe.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import multiprocessing.util  # registers its exit handler before ours
+import os
+import pickle
+import signal
+import threading
+import traceback
+import weakref
+
+try:
+    import cloudpickle
+except ImportError:  # joblib < 1.5 vendors it
+    from joblib.externals import cloudpickle
+
+from ..exceptions import MediaError
+
+__all__ = ["call_isolated"]
+
+# Modules the forkserver imports once, so that a new worker starts warm.
+_PRELOAD = ["skmv.io", "av", "numpy", "soundfile"]
+# Seconds to wait for a new worker to be ready, and for one to exit.
+_START_TIMEOUT = 120.0
+_EXIT_TIMEOUT = 5.0
+
+_local = threading.local()
+_workers = set()
+_lock = threading.Lock()
+_context = None
+
+
+def _get_context():
+    global _context
+    with _lock:
+        if _context is None:
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                _context = multiprocessing.get_context("forkserver")
+                _context.set_forkserver_preload(_PRELOAD)
+            else:
+                _context = multiprocessing.get_context("spawn")
+        return _context
+
+
+class _RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker, as its cause."""
+
+    def __init__(self, text):
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self):
+        return f'\n"""\n{self.text}"""'
+
+
+def _serve(conn):
+    """The worker's loop: run calls until the parent hangs up."""
+    conn.send_bytes(b"ready")
+    while True:
+        try:
+            payload = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        try:
+            func, args, kwargs = pickle.loads(payload)
+            reply = ("ok", func(*args, **kwargs), None)
+        except Exception as exc:
+            reply = ("error", exc, traceback.format_exc())
+        try:
+            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            text = traceback.format_exc() if reply[2] is None else reply[2]
+            error = RuntimeError(
+                f"the isolated call's {'result' if reply[0] == 'ok' else 'error'} "
+                f"could not be pickled back ({exc!r}): {reply[1]!r}"
+            )
+            data = pickle.dumps(("error", error, text))
+        conn.send_bytes(data)
+
+
+class _Worker:
+    def __init__(self):
+        context = _get_context()
+        self.conn, child_conn = context.Pipe()
+        # Daemonic: processes that end through multiprocessing's own exit
+        # (joblib's loky workers, say) terminate it rather than wait for it.
+        self.process = context.Process(
+            target=_serve, args=(child_conn,), name="skmv-io-worker", daemon=True
+        )
+        try:
+            self.process.start()
+        except AssertionError as exc:  # "daemonic processes are not allowed..."
+            raise RuntimeError(
+                "skmv.io.call_isolated cannot start its worker from a daemonic "
+                "process (a multiprocessing.Pool worker); use joblib's default "
+                "backend, or call the function directly."
+            ) from exc
+        child_conn.close()
+        self.owner = os.getpid()
+        if not self.conn.poll(_START_TIMEOUT) or self.conn.recv_bytes() != b"ready":
+            self.kill()
+            raise RuntimeError(
+                f"skmv.io: the worker process did not start within "
+                f"{_START_TIMEOUT:g} s (exit code {self.process.exitcode})"
+            )
+
+    def exit_reason(self):
+        self.process.join(_EXIT_TIMEOUT)
+        code = self.process.exitcode
+        if code is None:
+            self.kill()
+            return "decoder process stopped answering"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = "unknown signal"
+            return f"decoder crashed (signal {-code}, {name})"
+        return f"decoder process exited with code {code}"
+
+    def kill(self):
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(_EXIT_TIMEOUT)
+        self.conn.close()
+
+    def stop(self):
+        # Hang up: the worker's loop ends on EOF.
+        self.conn.close()
+        self.process.join(_EXIT_TIMEOUT)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(_EXIT_TIMEOUT)
+
+
+def _get_worker():
+    worker = getattr(_local, "worker", None)
+    if worker is None or worker.owner != os.getpid():
+        worker = _Worker()
+        _local.worker = worker
+        with _lock:
+            _workers.add(worker)
+        # A thread's worker goes with the thread (joblib's threads, say).
+        weakref.finalize(threading.current_thread(), _discard_worker, worker, False)
+    return worker
+
+
+def _discard_worker(worker, kill=True):
+    if getattr(_local, "worker", None) is worker:
+        _local.worker = None
+    with _lock:
+        if worker not in _workers:
+            return
+        _workers.discard(worker)
+    if kill:
+        worker.kill()
+    else:
+        worker.stop()
+
+
+@atexit.register
+def _stop_workers():
+    # Runs before multiprocessing's exit handler (registered earlier, on
+    # import of multiprocessing.util), which would wait for them forever.
+    with _lock:
+        workers = [w for w in _workers if w.owner == os.getpid()]
+        _workers.clear()
+    for worker in workers:
+        worker.stop()
+
+
+def call_isolated(func, *args, path, timeout=None, **kwargs):
+    """Call ``func(*args, **kwargs)`` in a worker process and return its result.
+
+    A native crash in the worker (a segmentation fault in FFmpeg, say) or a
+    call that runs past ``timeout`` becomes a :class:`~skmv.exceptions.MediaError`
+    naming ``path``, and the calling process carries on. Exceptions raised by
+    ``func`` come back as themselves, with the worker's traceback as their
+    cause.
+
+    The worker is started on the first call (from a forkserver that has
+    imported skmv.io, PyAV, NumPy and soundfile, about a second), then kept
+    for later calls of the same thread: a call then costs a round trip
+    through a pipe plus pickling ``args`` and the result. A worker that
+    crashed or timed out is replaced on the next call.
+
+    Parameters
+    ----------
+    func : callable
+        What to run. Functions defined in ``__main__``, lambdas and closures
+        are pickled by value (cloudpickle); others by reference, so their
+        module must be importable in the worker. As with
+        :mod:`multiprocessing`, scripts must guard their top level with
+        ``if __name__ == "__main__":``. The worker is a daemonic process: ``func``
+        cannot start processes of its own.
+    *args, **kwargs
+        Arguments of ``func``; they and its result must pickle.
+    path : str or os.PathLike
+        The file the call works on, named in the errors.
+    timeout : float > 0 or None, default=None
+        Seconds to wait for the result; None waits as long as it takes.
+
+    Returns
+    -------
+    result
+        What ``func`` returned.
+
+    Raises
+    ------
+    MediaError
+        ``"<path>: decoder crashed (signal 11, SIGSEGV)"`` if the worker dies
+        of a signal, ``"<path>: decoder process exited with code N"`` if it
+        exits, ``"<path>: timed out after N s"`` if it runs past ``timeout``
+        (it is then killed); and any MediaError ``func`` raises.
+    Exception
+        Whatever else ``func`` raises.
+
+    Examples
+    --------
+    >>> import os, signal
+    >>> from skmv.io import call_isolated
+    >>> call_isolated(divmod, 7, 2, path="clip.mp4")
+    (3, 1)
+    >>> def crash():
+    ...     os.kill(os.getpid(), signal.SIGSEGV)
+    >>> call_isolated(crash, path="clip.mp4")
+    Traceback (most recent call last):
+    ...
+    skmv.exceptions.MediaError: clip.mp4: decoder crashed (signal 11, SIGSEGV)
+    """
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be None or > 0 seconds; got {timeout!r}.")
+    payload = cloudpickle.dumps((func, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+    worker = _get_worker()
+    try:
+        worker.conn.send_bytes(payload)
+        if not worker.conn.poll(timeout):
+            _discard_worker(worker)
+            raise MediaError(path, f"timed out after {timeout:g} s")
+        data = worker.conn.recv_bytes()
+    except (EOFError, ConnectionError):
+        reason = worker.exit_reason()
+        _discard_worker(worker)
+        raise MediaError(path, reason) from None
+    except BaseException:
+        # Interrupted (KeyboardInterrupt, say): the worker's state is unknown.
+        _discard_worker(worker)
+        raise
+    status, value, text = pickle.loads(data)
+    if status == "ok":
+        return value
+    value.__cause__ = _RemoteTraceback(text)
+    raise value
