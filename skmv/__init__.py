@@ -6,15 +6,21 @@ Multi-timescale Shared Representations", ACM Multimedia 2014.
 """
 
 from .dbn import DBNTransformer
+from .features import AudioFeaturizer, VideoFeaturizer
+from .io import Segment, segment_media
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
 from .shared import SharedRBM
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AudioFeaturizer",
     "BernoulliRBM",
     "DBNTransformer",
     "GaussianBernoulliRBM",
+    "Segment",
     "SharedRBM",
+    "VideoFeaturizer",
     "__version__",
+    "segment_media",
 ]

@@ -1,0 +1,187 @@
+"""Segments in, one feature row per segment out: the batch loop shared by the
+featurizers.
+
+A featurizer given a list of :class:`~skmv.io.Segment` groups the segments by
+file, decodes each file once for all of its segments (segment by segment, so
+that memory holds about one segment whatever the file's length), and turns
+each decoded segment into a row with the featurizer's ``_featurize``. Files
+are spread over ``n_jobs`` workers with joblib, so that
+``joblib.parallel_config(backend="dask")`` spreads a corpus over a cluster;
+each file is decoded in a child process, so that a decoder that crashes on a
+corrupt file costs that file, not the run; ``memory`` caches the rows of each
+finished file, so that an interrupted run started again recomputes only the
+files it had not finished.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import joblib
+import numpy as np
+from sklearn.utils.validation import check_memory
+
+from ..exceptions import MediaError
+
+__all__ = ["MediaSkipWarning", "SkippedFile", "featurize_segments"]
+
+
+class MediaSkipWarning(UserWarning):
+    """A file was skipped (``on_error="skip"``); the message names it and why."""
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file a batch skipped, and why."""
+
+    path: str
+    reason: str
+
+
+def _group_by_file(segments):
+    """{path: [(row, segment), ...]} in first-seen order, each in time order."""
+    groups = {}
+    for row, seg in enumerate(segments):
+        groups.setdefault(seg.path, []).append((row, seg))
+    for items in groups.values():
+        items.sort(key=lambda item: item[1].start)
+    return groups
+
+
+def _file_rows(kind, featurizer, path, spans):
+    """Rows of one file's segments, decoded once, one segment at a time.
+
+    Runs in a child process (see ``featurize_segments``); ``spans`` are the
+    (start, duration) of the segments in time order.
+    """
+    import cv2
+    from threadpoolctl import threadpool_limits
+
+    from .. import io
+
+    cv2.setNumThreads(1)
+    segments = [io.Segment(path, start, duration, path) for start, duration in spans]
+    rows = []
+    with threadpool_limits(1):
+        if kind == "video":
+            stream = io.iter_video(
+                path, segments, fps=featurizer.fps, size=tuple(featurizer.size)
+            )
+        else:
+            stream = io.iter_audio(path, segments, sr=featurizer.sr)
+        for _, content in stream:
+            rows.append(featurizer._featurize(content))
+    if len(rows) != len(spans):
+        raise MediaError(
+            path, f"decoded {len(rows)} of {len(spans)} segments; the file ends early"
+        )
+    return np.stack(rows).astype(np.float32, copy=False)
+
+
+def _isolated(func, *args, path):
+    """``func(*args)`` in a child process (see ``skmv.io.call_isolated``)."""
+    from .. import io
+
+    return io.call_isolated(func, *args, path=path)
+
+
+def _file_rows_isolated(kind, featurizer, path, spans, stamp):
+    """``_file_rows`` in a child process; ``stamp`` (size, mtime) keys the
+    cache so that a file changed on disk is featurized again."""
+    return _isolated(_file_rows, kind, featurizer, path, spans, path=path)
+
+
+def featurize_segments(featurizer, segments, *, kind):
+    """Feature rows of ``segments`` (a list of Segment), in their order.
+
+    Parameters
+    ----------
+    featurizer : VideoFeaturizer or AudioFeaturizer
+        Supplies ``_featurize``, the decoding parameters, ``n_jobs``,
+        ``memory``, ``on_error`` and ``verbose``.
+    segments : list of Segment
+    kind : {"video", "audio"}
+
+    Returns
+    -------
+    rows : ndarray of shape (n_segments, n_features), float32
+        Rows of files skipped with ``on_error="skip"`` are NaN.
+    skipped : list of SkippedFile
+    """
+    groups = _group_by_file(_check_segments(segments, featurizer))
+    memory = check_memory(featurizer.memory)
+    compute = memory.cache(_file_rows_isolated, ignore=[])
+    # The featurizer is part of the cache key through its parameters only.
+    params_only = type(featurizer)(**featurizer.get_params())
+    jobs = []
+    for path, items in groups.items():
+        spans = tuple((float(seg.start), float(seg.duration)) for _, seg in items)
+        jobs.append(
+            joblib.delayed(_guarded)(
+                compute,
+                kind,
+                params_only,
+                path,
+                spans,
+                _stamp(path),
+                featurizer.on_error,
+            )
+        )
+    results = joblib.Parallel(
+        n_jobs=featurizer.n_jobs, verbose=featurizer.verbose, return_as="list"
+    )(jobs)
+
+    rows = np.full((len(segments), featurizer._n_features_out), np.nan, np.float32)
+    skipped = []
+    for (path, items), (block, error) in zip(groups.items(), results):
+        if error is not None:
+            skipped.append(SkippedFile(path, error))
+            warnings.warn(
+                f"{type(featurizer).__name__} skipped {path}: {error}; its "
+                f"{len(items)} segment row(s) are NaN.",
+                MediaSkipWarning,
+                stacklevel=3,
+            )
+            continue
+        rows[[row for row, _ in items]] = block
+    return rows, skipped
+
+
+def _guarded(compute, kind, featurizer, path, spans, stamp, on_error):
+    """(rows, None), or (None, reason) for a MediaError under on_error="skip"."""
+    try:
+        return compute(kind, featurizer, path, spans, stamp), None
+    except MediaError as exc:
+        if on_error == "raise":
+            raise
+        return None, exc.reason
+
+
+def _check_segments(X, featurizer):
+    """X as a list of Segment, or a TypeError naming the first item that is not."""
+    from ..io import Segment
+
+    if isinstance(X, (str, bytes)) or not hasattr(X, "__iter__"):
+        raise TypeError(
+            f"{type(featurizer).__name__} with input='segments' takes a list of "
+            f"skmv.io.Segment (see skmv.io.segment_media); got {type(X).__name__}."
+        )
+    X = list(X)
+    for i, item in enumerate(X):
+        if not isinstance(item, Segment):
+            raise TypeError(
+                f"{type(featurizer).__name__} with input='segments' takes a list "
+                f"of skmv.io.Segment; item {i} is a {type(item).__name__}. Pass "
+                "input='content' for decoded arrays."
+            )
+    return X
+
+
+def _stamp(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)

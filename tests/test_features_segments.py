@@ -1,0 +1,175 @@
+"""Featurizers on Segment lists: decode each file once, in workers, with a cache
+that survives an interrupted run and a skip that names every bad file."""
+
+import os
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skmv.datasets import moving_bars, tone, write_media
+from skmv.exceptions import MediaError
+from skmv.features import AudioFeaturizer, SkippedFile, VideoFeaturizer, _batch
+from skmv.features._batch import MediaSkipWarning
+from skmv.io import iter_audio, iter_video, segment_media
+
+RND_SEED = 0
+SIZE = (64, 48)
+VIDEO = dict(fps=6, size=SIZE, scale=1.0, hog_cell=16, flow_grid=(1, 1))
+AUDIO = dict(sr=8000, n_fft=512, hop_length=256)
+
+
+def _clip(path, seconds, seed, frequency):
+    fps, sr = 12, 8000
+    frames = moving_bars(int(seconds * fps), size=SIZE, random_state=seed)
+    audio = tone(frequency, seconds, sr=sr)
+    return write_media(path, video=frames, fps=fps, audio=audio, sr=sr)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    return [
+        _clip(str(folder / f"clip{i}.mp4"), 4.0 + i, RND_SEED + i, 300.0 + 100 * i)
+        for i in range(3)
+    ]
+
+
+@pytest.fixture(scope="module")
+def segments(clips):
+    return segment_media(clips, seconds=2.0)
+
+
+def _content_rows(featurizer, segments, kind):
+    """The same rows the slow way: decode each segment, featurize it."""
+    rows = []
+    for seg in segments:
+        if kind == "video":
+            ((_, x),) = iter_video(seg.path, [seg], fps=featurizer.fps, size=SIZE)
+        else:
+            ((_, x),) = iter_audio(seg.path, [seg], sr=featurizer.sr)
+        rows.append(featurizer._featurize(x))
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize(
+    "featurizer, kind",
+    [(VideoFeaturizer(**VIDEO), "video"), (AudioFeaturizer(**AUDIO), "audio")],
+    ids=["video", "audio"],
+)
+def test_segments_give_one_row_each_in_order(featurizer, kind, segments):
+    assert len(segments) == 2 + 2 + 3
+    shuffled = [segments[i] for i in np.random.default_rng(0).permutation(7)]
+    rows = featurizer.transform(shuffled)
+    assert rows.shape == (7, featurizer._n_features_out)
+    assert rows.dtype == np.float32 and np.isfinite(rows).all()
+    assert_allclose(
+        rows, _content_rows(featurizer, shuffled, kind), rtol=1e-5, atol=1e-6
+    )
+    assert featurizer.skipped_ == []
+    # Same input, same features; two workers change nothing.
+    parallel = featurizer.set_params(n_jobs=2).transform(shuffled)
+    assert_array_equal(parallel, rows)
+
+
+def test_each_file_is_decoded_once(segments, monkeypatch):
+    calls = []
+    real = _batch._file_rows
+
+    def counting(kind, featurizer, path, spans):
+        calls.append(path)
+        return real(kind, featurizer, path, spans)
+
+    monkeypatch.setattr(_batch, "_file_rows", counting)
+    monkeypatch.setattr(_batch, "_isolated", lambda func, *a, path: func(*a))
+    AudioFeaturizer(**AUDIO).transform(segments)
+    assert sorted(calls) == sorted({seg.path for seg in segments})
+
+
+def test_bad_file_raises_or_is_skipped_by_name(segments, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    good = segments[0].path
+    bad.write_bytes(open(good, "rb").read()[:3000])  # cut inside the stream
+    from skmv.io import Segment
+
+    batch = list(segments[:2]) + [Segment(str(bad), 0.0, 2.0, str(bad))]
+    with pytest.raises(MediaError, match="broken.mp4"):
+        AudioFeaturizer(**AUDIO).transform(batch)
+    featurizer = AudioFeaturizer(**AUDIO, on_error="skip")
+    with pytest.warns(MediaSkipWarning, match="broken.mp4"):
+        rows = featurizer.transform(batch)
+    assert np.isfinite(rows[:2]).all() and np.isnan(rows[2]).all()
+    assert [s.path for s in featurizer.skipped_] == [str(bad)]
+    assert isinstance(featurizer.skipped_[0], SkippedFile)
+    assert featurizer.skipped_[0].reason
+
+
+def test_interrupted_run_resumes_from_the_cache(segments, tmp_path, monkeypatch):
+    memory = joblib.Memory(str(tmp_path / "cache"), verbose=0)
+    reference = VideoFeaturizer(**VIDEO).transform(segments)
+    files = sorted({seg.path for seg in segments})
+    done = []
+    real = _batch._file_rows
+
+    def dies_on_the_last_file(kind, featurizer, path, spans):
+        if path == files[-1]:
+            raise KeyboardInterrupt  # the run is stopped half-way
+        done.append(path)
+        return real(kind, featurizer, path, spans)
+
+    monkeypatch.setattr(_batch, "_isolated", lambda func, *a, path: func(*a))
+    monkeypatch.setattr(_batch, "_file_rows", dies_on_the_last_file)
+    ordered = sorted(segments, key=lambda s: s.path)
+    with pytest.raises(KeyboardInterrupt):
+        VideoFeaturizer(**VIDEO, memory=memory).transform(ordered)
+    assert done == files[:-1]
+
+    done.clear()
+
+    def counts(kind, featurizer, path, spans):
+        done.append(path)
+        return real(kind, featurizer, path, spans)
+
+    monkeypatch.setattr(_batch, "_file_rows", counts)
+    rows = VideoFeaturizer(**VIDEO, memory=memory).transform(segments)
+    assert done == files[-1:], "only the unfinished file is computed again"
+    assert_array_equal(rows, reference)
+
+
+def test_a_changed_file_is_featurized_again(tmp_path):
+    memory = joblib.Memory(str(tmp_path / "cache"), verbose=0)
+    path = _clip(str(tmp_path / "c.mp4"), 2.0, 1, 440.0)
+    segs = segment_media([path], seconds=2.0)
+    first = AudioFeaturizer(**AUDIO, memory=memory).transform(segs)
+    _clip(path, 2.0, 1, 880.0)
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    second = AudioFeaturizer(**AUDIO, memory=memory).transform(segs)
+    assert not np.allclose(first, second)
+
+
+def test_decoder_crash_costs_one_file(segments, monkeypatch):
+    """A decoder crash, which skmv.io.call_isolated turns into a MediaError
+    (tested in test_io.py), costs its file only."""
+    victim = segments[0].path
+
+    def isolated(func, *args, path):
+        if path == victim:
+            raise MediaError(path, "decoder crashed (signal 11)")
+        return func(*args)
+
+    monkeypatch.setattr(_batch, "_isolated", isolated)
+    featurizer = AudioFeaturizer(**AUDIO, on_error="skip")
+    with pytest.warns(MediaSkipWarning, match="crashed"):
+        rows = featurizer.transform(segments)
+    assert featurizer.skipped_ == [SkippedFile(victim, "decoder crashed (signal 11)")]
+    victim_rows = [i for i, s in enumerate(segments) if s.path == victim]
+    assert np.isnan(rows[victim_rows]).all()
+    others = [i for i, s in enumerate(segments) if s.path != victim]
+    assert np.isfinite(rows[others]).all()
+
+
+def test_segment_input_is_checked():
+    with pytest.raises(TypeError, match="Segment"):
+        AudioFeaturizer(**AUDIO).transform([np.zeros(8000, np.float32)])
