@@ -13,12 +13,18 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# After installing, compile librosa's Numba kernels once, in one process:
+# processes that compile them at the same time can corrupt their disk cache.
+WARM_UP := $(PY) -c "from skmv.features.audio import _warm_up; _warm_up()"
+
 $(STAMP_DEMO): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e .
+	$(WARM_UP)
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(WARM_UP)
 	touch $@ $(STAMP_DEMO)
 
 demo: $(STAMP_DEMO)

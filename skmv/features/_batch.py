@@ -111,6 +111,9 @@ def featurize_segments(featurizer, segments, *, kind):
     skipped : list of SkippedFile
     """
     groups = _group_by_file(_check_segments(segments, featurizer))
+    warm_up = getattr(featurizer, "_warm_up", None)
+    if warm_up is not None and len(groups) > 0:
+        warm_up()
     memory = check_memory(featurizer.memory)
     compute = memory.cache(_file_rows_isolated, ignore=[])
     # The featurizer is part of the cache key through its parameters only.

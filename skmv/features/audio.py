@@ -937,9 +937,9 @@ def attack_time(
 ):
     """Attack time: how long the level rises at each onset, in seconds.
 
-    As MIRtoolbox's ``mirattacktime``: onsets are the peaks that
-    ``librosa.onset.onset_detect`` picks in the onset envelope (with its
-    default peak-picking parameters); the attack
+    As MIRtoolbox's ``mirattacktime``: onsets are the peaks picked in the
+    onset envelope by the rule of ``librosa.onset.onset_detect`` with its
+    default parameters; the attack
     phase of an onset at frame ``p`` is measured on the level envelope
     ``L[t] = mean_b log_mel[b, t]`` (dB), the curve whose rectified rises
     make the onset envelope. It starts at the last local minimum of ``L`` at
@@ -1043,6 +1043,61 @@ def _attack_curves(y, sr, S, n_fft, hop_length, onset, log_mel):
     return _attack(np.asarray(onset), log_mel.mean(axis=-2), sr, hop_length)
 
 
+@functools.cache
+def _warm_up():
+    """Load librosa's Numba kernels once, in this process.
+
+    librosa compiles them on first use and caches them on disk; fresh
+    processes that compile them at the same time can corrupt that cache and
+    crash. The batch loop calls this in the parent before starting workers,
+    so that the workers only read a finished cache.
+    """
+    y = np.random.default_rng(0).standard_normal(4 * 2048).astype(np.float32)
+    segment_features(0.01 * y, sr=22050, n_fft=512, hop_length=256)
+
+
+def _pick_onsets(envelope, frame_rate, *, delta=0.07):
+    """Frames of the onsets in one onset envelope, by peak picking.
+
+    The rule of ``librosa.onset.onset_detect`` with its defaults, written
+    with NumPy (librosa's own is a Numba kernel whose on-disk cache several
+    fresh processes can corrupt by compiling it at once). With the envelope
+    scaled to [0, 1], frame ``n`` is an onset when it is the maximum of the
+    frames within 30 ms before it, at least ``delta`` above the mean of the
+    frames from 100 ms before it to 100 ms after, and more than 30 ms after
+    the previous onset.
+    """
+    x = np.asarray(envelope, dtype=np.float64)
+    n = x.shape[-1]
+    if n == 0:
+        return np.zeros(0, dtype=np.intp)
+    x = x - x.min()
+    top = x.max()
+    if top > 0:
+        x = x / top
+    near = int(0.03 * frame_rate)  # pre_max and wait, in frames
+    around = int(0.10 * frame_rate)  # pre_avg; post_avg is one more
+    frames = np.arange(n)
+    # Maximum over [n - near, n] (librosa's post_max of one frame is n alone).
+    padded = np.concatenate([np.full(near, -np.inf), x])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, near + 1)
+    is_max = x == windows.max(axis=-1)
+    # Mean over [n - around, n + around], clipped to the signal.
+    total = np.concatenate([[0.0], np.cumsum(x)])
+    lo = np.clip(frames - around, 0, n)
+    hi = np.clip(frames + around + 1, 0, n)
+    mean = (total[hi] - total[lo]) / (hi - lo)
+    candidates = np.flatnonzero(is_max & (x >= mean + delta) & (x > 0))
+    # Keep a candidate only if it comes more than `near` frames after the
+    # last one kept: a greedy pass over the (few) candidates.
+    kept, last = [], -np.inf
+    for c in candidates:
+        if c > last + near:
+            kept.append(c)
+            last = c
+    return np.asarray(kept, dtype=np.intp)
+
+
 def _attack(onset, level, sr, hop_length):
     """(..., 2, t): attack time (s) and slope (dB/s), held between onsets."""
     frame_rate = float(sr) / hop_length
@@ -1050,9 +1105,7 @@ def _attack(onset, level, sr, hop_length):
     out = np.zeros(level.shape[:-1] + (2, n), dtype=np.result_type(level, np.float32))
     frames = np.arange(n)
     for index in np.ndindex(level.shape[:-1]):
-        peaks = librosa.onset.onset_detect(
-            onset_envelope=onset[index], sr=sr, hop_length=hop_length, units="frames"
-        )
+        peaks = _pick_onsets(onset[index], frame_rate)
         if peaks.size == 0:
             continue
         L = level[index]
@@ -1443,6 +1496,10 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
             pool_window=self.pool_window,
             pool_hop=self.pool_hop,
         )
+
+    @staticmethod
+    def _warm_up():
+        _warm_up()
 
     def _featurize(self, y):
         """The float32 feature row of one decoded mono segment ``y``."""
