@@ -77,9 +77,9 @@ def test_each_file_is_decoded_once(segments, monkeypatch):
     calls = []
     real = _batch._file_rows
 
-    def counting(kind, featurizer, path, spans):
+    def counting(kind, featurizer, path, spans, threads=None):
         calls.append(path)
-        return real(kind, featurizer, path, spans)
+        return real(kind, featurizer, path, spans, threads)
 
     monkeypatch.setattr(_batch, "_file_rows", counting)
     monkeypatch.setattr(_batch, "_isolated", lambda func, *a, path: func(*a))
@@ -112,11 +112,11 @@ def test_interrupted_run_resumes_from_the_cache(segments, tmp_path, monkeypatch)
     done = []
     real = _batch._file_rows
 
-    def dies_on_the_last_file(kind, featurizer, path, spans):
+    def dies_on_the_last_file(kind, featurizer, path, spans, threads=None):
         if path == files[-1]:
             raise KeyboardInterrupt  # the run is stopped half-way
         done.append(path)
-        return real(kind, featurizer, path, spans)
+        return real(kind, featurizer, path, spans, threads)
 
     monkeypatch.setattr(_batch, "_isolated", lambda func, *a, path: func(*a))
     monkeypatch.setattr(_batch, "_file_rows", dies_on_the_last_file)
@@ -127,9 +127,9 @@ def test_interrupted_run_resumes_from_the_cache(segments, tmp_path, monkeypatch)
 
     done.clear()
 
-    def counts(kind, featurizer, path, spans):
+    def counts(kind, featurizer, path, spans, threads=None):
         done.append(path)
-        return real(kind, featurizer, path, spans)
+        return real(kind, featurizer, path, spans, threads)
 
     monkeypatch.setattr(_batch, "_file_rows", counts)
     rows = VideoFeaturizer(**VIDEO, memory=memory).transform(segments)

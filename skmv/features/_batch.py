@@ -50,7 +50,7 @@ def _group_by_file(segments):
     return groups
 
 
-def _file_rows(kind, featurizer, path, spans):
+def _file_rows(kind, featurizer, path, spans, threads=None):
     """Rows of one file's segments, decoded once, one segment at a time.
 
     Runs in a child process (see ``featurize_segments``); ``spans`` are the
@@ -67,7 +67,11 @@ def _file_rows(kind, featurizer, path, spans):
     with threadpool_limits(1):
         if kind == "video":
             stream = io.iter_video(
-                path, segments, fps=featurizer.fps, size=tuple(featurizer.size)
+                path,
+                segments,
+                fps=featurizer.fps,
+                size=tuple(featurizer.size),
+                threads=threads,
             )
         else:
             stream = io.iter_audio(path, segments, sr=featurizer.sr)
@@ -87,10 +91,10 @@ def _isolated(func, *args, path):
     return io.call_isolated(func, *args, path=path)
 
 
-def _file_rows_isolated(kind, featurizer, path, spans, stamp):
+def _file_rows_isolated(kind, featurizer, path, spans, stamp, threads):
     """``_file_rows`` in a child process; ``stamp`` (size, mtime) keys the
     cache so that a file changed on disk is featurized again."""
-    return _isolated(_file_rows, kind, featurizer, path, spans, path=path)
+    return _isolated(_file_rows, kind, featurizer, path, spans, threads, path=path)
 
 
 def featurize_segments(featurizer, segments, *, kind):
@@ -115,7 +119,10 @@ def featurize_segments(featurizer, segments, *, kind):
     if warm_up is not None and len(groups) > 0:
         warm_up()
     memory = check_memory(featurizer.memory)
-    compute = memory.cache(_file_rows_isolated, ignore=[])
+    compute = memory.cache(_file_rows_isolated, ignore=["threads"])
+    # One decoder thread per file when files run in parallel (the workers
+    # fill the cores: 12% faster on two); FFmpeg's own choice otherwise.
+    threads = 1 if joblib.effective_n_jobs(featurizer.n_jobs) > 1 else None
     # The featurizer is part of the cache key through its parameters only.
     params_only = type(featurizer)(**featurizer.get_params())
     jobs = []
@@ -129,6 +136,7 @@ def featurize_segments(featurizer, segments, *, kind):
                 path,
                 spans,
                 _stamp(path),
+                threads,
                 featurizer.on_error,
             )
         )
@@ -152,10 +160,10 @@ def featurize_segments(featurizer, segments, *, kind):
     return rows, skipped
 
 
-def _guarded(compute, kind, featurizer, path, spans, stamp, on_error):
+def _guarded(compute, kind, featurizer, path, spans, stamp, threads, on_error):
     """(rows, None), or (None, reason) for a MediaError under on_error="skip"."""
     try:
-        return compute(kind, featurizer, path, spans, stamp), None
+        return compute(kind, featurizer, path, spans, stamp, threads), None
     except MediaError as exc:
         if on_error == "raise":
             raise
