@@ -173,3 +173,51 @@ def test_decoder_crash_costs_one_file(segments, monkeypatch):
 def test_segment_input_is_checked():
     with pytest.raises(TypeError, match="Segment"):
         AudioFeaturizer(**AUDIO).transform([np.zeros(8000, np.float32)])
+
+
+def test_killed_run_resumes_from_the_cache(clips, tmp_path, monkeypatch):
+    """A run whose process is killed (SIGKILL) half-way, started again with the
+    same memory, recomputes only the files it had not finished."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cache = tmp_path / "cache"
+    script = (
+        "import joblib, sys\n"
+        "from skmv.features import VideoFeaturizer\n"
+        "from skmv.io import segment_media\n"
+        f"segments = segment_media({list(clips)!r}, seconds=2.0)\n"
+        f"memory = joblib.Memory({str(cache)!r}, verbose=0)\n"
+        f"VideoFeaturizer(**{VIDEO!r}, memory=memory).transform(segments)\n"
+        "print('finished')\n"
+    )
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+
+    def finished_files():
+        return sorted(cache.rglob("output.pkl"))
+
+    deadline = time.monotonic() + 120
+    while not finished_files() and run.poll() is None:
+        assert time.monotonic() < deadline, "the run never finished a file"
+        time.sleep(0.01)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    cached = len(finished_files())
+    assert cached >= 1
+
+    computed = []
+    real = _batch._file_rows
+
+    def counts(kind, featurizer, path, spans, threads=None):
+        computed.append(path)
+        return real(kind, featurizer, path, spans, threads)
+
+    monkeypatch.setattr(_batch, "_isolated", lambda func, *a, path: func(*a))
+    monkeypatch.setattr(_batch, "_file_rows", counts)
+    segments = segment_media(clips, seconds=2.0)
+    memory = joblib.Memory(str(cache), verbose=0)
+    rows = VideoFeaturizer(**VIDEO, memory=memory).transform(segments)
+    assert len(computed) == len(clips) - cached
+    assert_array_equal(rows, VideoFeaturizer(**VIDEO).transform(segments))
