@@ -90,7 +90,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -105,11 +104,9 @@ import cv2
 import joblib
 import librosa
 import numpy as np
-import scipy
-import sklearn
+from _common import machine_lines, verdict
 from threadpoolctl import threadpool_limits
 
-import skmv
 from skmv.datasets import write_media
 from skmv.features import AudioFeaturizer, VideoFeaturizer
 from skmv.io import call_isolated, iter_audio, iter_video, probe, segment_media
@@ -586,42 +583,15 @@ def measure_long(args, workdir, short):
 
 
 def machine_report():
-    usable = (
-        f", usable={len(os.sched_getaffinity(0))}"
-        if hasattr(os, "sched_getaffinity")
-        else ""
-    )
-    libav = av.library_versions.get("libavcodec", ())
-    lines = [
-        f"python {platform.python_version()} on {platform.platform()}",
-        f"CPUs: os.cpu_count()={os.cpu_count()}{usable}, model: {cpu_model()}",
-        f"numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"scikit-learn {sklearn.__version__}, joblib {joblib.__version__}, "
-        f"skmv {skmv.__version__}",
-        f"av {av.__version__} (libavcodec {'.'.join(map(str, libav))}), "
-        f"opencv {cv2.__version__}, librosa {librosa.__version__}",
-    ]
-    if hasattr(os, "getloadavg"):
-        lines.append(
-            "load average at start: "
-            + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-            + " (1, 5, 15 min)"
+    libav = ".".join(map(str, av.library_versions.get("libavcodec", ())))
+    return machine_lines(
+        versions=(
+            f"joblib {joblib.__version__}",
+            f"av {av.__version__} (libavcodec {libav})",
+            f"opencv {cv2.__version__}",
+            f"librosa {librosa.__version__}",
         )
-    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        if var in os.environ:
-            lines.append(f"{var}={os.environ[var]}")
-    return lines
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    )
 
 
 def fmt_mb(mb):
@@ -663,10 +633,6 @@ def print_pipelines(runs):
             f"{r.x_real_time('audio'):7.1f}x {r.x_real_time():7.1f}x "
             f"{r.ms_per_segment():10.1f} {spread:6.0%}"
         )
-
-
-def verdict(passed):
-    return {True: "PASS", False: "FAIL", None: "n/a"}[passed]
 
 
 # --------------------------------------------------------------------------

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -67,11 +66,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy
-import sklearn
+from _common import machine_lines, verdict
 from sklearn.neural_network import BernoulliRBM as SklearnBernoulliRBM
 
-import skmv
 from skmv import _backend
 from skmv.rbm import BernoulliRBM, GaussianBernoulliRBM
 
@@ -313,54 +310,7 @@ def no_sync():
 
 
 def machine_report():
-    lines = [
-        f"python {platform.python_version()} on {platform.platform()}",
-        f"CPUs: os.cpu_count()={os.cpu_count()}"
-        + (
-            f", usable={len(os.sched_getaffinity(0))}"
-            if hasattr(os, "sched_getaffinity")
-            else ""
-        )
-        + f", model: {cpu_model()}",
-        f"numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"scikit-learn {sklearn.__version__}, skmv {skmv.__version__}",
-    ]
-    for var in (
-        "OPENBLAS_CORETYPE",
-        "OPENBLAS_NUM_THREADS",
-        "OMP_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "CUPY_TF32",
-    ):
-        if var in os.environ:
-            lines.append(f"{var}={os.environ[var]}")
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        lines.append("threadpoolctl not installed: BLAS not recorded")
-    else:
-        for pool in threadpool_info():
-            details = ", ".join(
-                f"{k}={pool[k]}"
-                for k in ("version", "architecture", "threading_layer", "num_threads")
-                if pool.get(k) is not None
-            )
-            lib = os.path.basename(pool.get("filepath", "?"))
-            lines.append(
-                f"{pool['user_api']}: {pool['internal_api']} ({lib}) {details}"
-            )
-    return lines
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    return machine_lines(blas=True)
 
 
 def seconds_of(results, key):
@@ -420,10 +370,6 @@ def check_targets(results):
         else (name, fmt.format(value), value >= target)
         for name, value, target, fmt in targets
     ]
-
-
-def verdict(passed):
-    return {True: "PASS", False: "FAIL", None: "n/a"}[passed]
 
 
 def print_summary(all_checks, quick):
