@@ -600,3 +600,20 @@ def test_call_isolated_exceptions_come_back_as_themselves(bad_files):
         read_video, bad_files["good.mp4"], 0.0, 1.0, fps=5, size=(8, 8), path=path
     )
     assert frames.shape == (5, 8, 8, 3)
+
+
+def test_isolated_calls_resolve_relative_paths_where_the_caller_is(
+    tmp_path, monkeypatch
+):
+    """The worker process outlives a call; a later call from another current
+    directory must see relative paths as its caller does."""
+    from skmv.io import call_isolated
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (second / "here.txt").write_text("b")
+    monkeypatch.chdir(first)
+    assert call_isolated(os.path.exists, "here.txt", path="here.txt") is False
+    monkeypatch.chdir(second)
+    assert call_isolated(os.path.exists, "here.txt", path="here.txt") is True

@@ -74,7 +74,11 @@ def _serve(conn):
         except (EOFError, OSError):
             return
         try:
-            func, args, kwargs = pickle.loads(payload)
+            cwd, func, args, kwargs = pickle.loads(payload)
+            # The worker outlives the call that started it: relative paths
+            # must resolve against the caller's current directory of now.
+            if os.getcwd() != cwd:
+                os.chdir(cwd)
             reply = ("ok", func(*args, **kwargs), None)
         except Exception as exc:
             reply = ("error", exc, traceback.format_exc())
@@ -242,7 +246,9 @@ def call_isolated(func, *args, path, timeout=None, **kwargs):
     """
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be None or > 0 seconds; got {timeout!r}.")
-    payload = cloudpickle.dumps((func, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+    payload = cloudpickle.dumps(
+        (os.getcwd(), func, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL
+    )
     worker = _get_worker()
     try:
         worker.conn.send_bytes(payload)
