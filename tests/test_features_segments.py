@@ -221,3 +221,20 @@ def test_killed_run_resumes_from_the_cache(clips, tmp_path, monkeypatch):
     rows = VideoFeaturizer(**VIDEO, memory=memory).transform(segments)
     assert len(computed) == len(clips) - cached
     assert_array_equal(rows, VideoFeaturizer(**VIDEO).transform(segments))
+
+
+def test_relative_paths_from_any_directory(clips, tmp_path, monkeypatch):
+    """Worker processes keep the directory they started in; relative paths are
+    the caller's."""
+    folder = os.path.dirname(clips[0])
+    name = os.path.basename(clips[0])
+    reference = AudioFeaturizer(**AUDIO).transform(
+        segment_media([clips[0]], seconds=2.0)
+    )
+    monkeypatch.chdir(tmp_path)  # workers may already run from elsewhere
+    AudioFeaturizer(**AUDIO, n_jobs=2).transform(segment_media(clips[1:], seconds=2.0))
+    monkeypatch.chdir(folder)
+    segments = segment_media([name], seconds=2.0)
+    assert segments[0].path == name
+    rows = AudioFeaturizer(**AUDIO, n_jobs=2).transform(segments)
+    assert_array_equal(rows, reference)

@@ -128,14 +128,17 @@ def featurize_segments(featurizer, segments, *, kind):
     jobs = []
     for path, items in groups.items():
         spans = tuple((float(seg.start), float(seg.duration)) for _, seg in items)
+        # Workers outlive a call and keep the directory they started in: give
+        # them absolute paths (which also key the cache the same from anywhere).
+        where = os.path.abspath(path)
         jobs.append(
             joblib.delayed(_guarded)(
                 compute,
                 kind,
                 params_only,
-                path,
+                where,
                 spans,
-                _stamp(path),
+                _stamp(where),
                 threads,
                 featurizer.on_error,
             )
