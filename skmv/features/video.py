@@ -472,6 +472,7 @@ def color_histograms(frames, *, bins=(8, 4, 4)):
             part = cv2.LUT(channel, lut)
             joint = part if joint is None else cv2.add(joint, part)
         joint = joint.reshape(T, H, W)
+        # calcHist per frame: faster than one offset np.bincount (see LBP).
         for t in range(T):
             hist[t] = cv2.calcHist([joint[t]], [0], None, [n], [0, n])[:, 0]
     else:
@@ -564,6 +565,8 @@ def lbp_histograms(frames, *, mapping="uniform"):
         cv2.bitwise_or(inner, cv2.bitwise_and(bit, 1 << k), dst=inner)
     code = code.reshape(T, H, W - 2)[:, 1:-1]
     counts = np.empty((T, 256), np.float32)
+    # One calcHist per frame beats one np.bincount over the stack with frame
+    # offsets (1.0 against 2.6 ms for 72 frames of 160x120).
     for t in range(T):
         counts[t] = cv2.calcHist([code[t]], [0], None, [256], [0, 256])[:, 0]
     hist = counts @ matrix
