@@ -8,6 +8,7 @@ Multi-timescale Shared Representations", ACM Multimedia 2014.
 from .dbn import DBNTransformer
 from .features import AudioFeaturizer, VideoFeaturizer
 from .io import Segment, segment_media
+from .metrics import PrecisionAtNDisplay, precision_at_n, retrieval_ranks
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
 from .shared import SharedRBM
 
@@ -17,10 +18,13 @@ __all__ = [
     "AudioFeaturizer",
     "BernoulliRBM",
     "DBNTransformer",
+    "PrecisionAtNDisplay",
     "GaussianBernoulliRBM",
     "Segment",
     "SharedRBM",
     "VideoFeaturizer",
     "__version__",
+    "precision_at_n",
+    "retrieval_ranks",
     "segment_media",
 ]
