@@ -11,6 +11,7 @@ from .io import Segment, segment_media
 from .metrics import PrecisionAtNDisplay, precision_at_n, retrieval_ranks
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
 from .shared import SharedRBM
+from .timescale import TimescaleConcatenator, make_windows
 
 __version__ = "0.1.0.dev0"
 
@@ -22,8 +23,10 @@ __all__ = [
     "GaussianBernoulliRBM",
     "Segment",
     "SharedRBM",
+    "TimescaleConcatenator",
     "VideoFeaturizer",
     "__version__",
+    "make_windows",
     "precision_at_n",
     "retrieval_ranks",
     "segment_media",

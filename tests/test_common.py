@@ -42,6 +42,10 @@ INIT_PARAMS = {
         ),
     ],
     skmv.AudioFeaturizer: dict(input="content"),
+    skmv.TimescaleConcatenator: [
+        dict(scale=1, n_segments=1),
+        dict(scale=1, n_segments=1, modalities=[("a", [0])]),
+    ],
     skmv.VideoFeaturizer: dict(input="content"),
     skmv.SharedRBM: [
         dict(
@@ -160,6 +164,14 @@ def test_every_estimator_has_test_settings():
 # --------------------------------------------------------------------------
 
 
+def _seeded(estimator):
+    """A clone with random_state=0 where the estimator has one."""
+    est = clone(estimator)
+    if "random_state" in est.get_params():
+        est.set_params(random_state=0)
+    return est
+
+
 def _X(n=40, d=6, seed=0):
     rng = np.random.default_rng(seed)
     return rng.random((n, d)).astype(np.float32)
@@ -167,7 +179,7 @@ def _X(n=40, d=6, seed=0):
 
 @pytest.mark.parametrize("estimator", list(_numeric_estimators()), ids=repr)
 def test_float32_in_float32_out(estimator):
-    est = clone(estimator).set_params(random_state=0)
+    est = _seeded(estimator)
     X = _X()
     out = est.fit(X).transform(X)
     assert out.dtype == np.float32
@@ -177,7 +189,7 @@ def test_float32_in_float32_out(estimator):
 
 @pytest.mark.parametrize("estimator", list(_numeric_estimators()), ids=repr)
 def test_pickle_round_trip_is_exact(estimator):
-    est = clone(estimator).set_params(random_state=0).fit(_X())
+    est = _seeded(estimator).fit(_X())
     loaded = pickle.loads(pickle.dumps(est))
     assert_array_equal(loaded.transform(_X(seed=1)), est.transform(_X(seed=1)))
 
@@ -185,7 +197,7 @@ def test_pickle_round_trip_is_exact(estimator):
 @pytest.mark.parametrize("estimator", list(_numeric_estimators()), ids=repr)
 def test_array_api_strict_in_strict_out(estimator):
     xps = pytest.importorskip("array_api_strict")
-    est = clone(estimator).set_params(random_state=0)
+    est = _seeded(estimator)
     X = _X()
     ref = clone(est).fit(X).transform(X)
     out = est.fit(xps.asarray(X)).transform(xps.asarray(X))
