@@ -5,6 +5,7 @@ After B. Xu, X. Wang and X. Tang, "Fusing Music and Video Modalities Using
 Multi-timescale Shared Representations", ACM Multimedia 2014.
 """
 
+from .baselines import CCA
 from .dbn import DBNTransformer
 from .features import AudioFeaturizer, VideoFeaturizer
 from .io import Segment, segment_media
@@ -18,6 +19,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AudioFeaturizer",
     "BernoulliRBM",
+    "CCA",
     "DBNTransformer",
     "PrecisionAtNDisplay",
     "GaussianBernoulliRBM",
