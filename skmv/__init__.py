@@ -11,6 +11,7 @@ from .features import AudioFeaturizer, VideoFeaturizer
 from .io import Segment, segment_media
 from .metrics import PrecisionAtNDisplay, precision_at_n, retrieval_ranks
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
+from .retrieval import CrossModalRetriever
 from .shared import SharedRBM
 from .timescale import TimescaleConcatenator, make_windows
 
@@ -20,6 +21,7 @@ __all__ = [
     "AudioFeaturizer",
     "BernoulliRBM",
     "CCA",
+    "CrossModalRetriever",
     "DBNTransformer",
     "GaussianBernoulliRBM",
     "make_windows",

@@ -50,6 +50,22 @@ INIT_PARAMS = {
             reg=1e-3,
         ),
     ],
+    skmv.CrossModalRetriever: [
+        dict(
+            model=skmv.SharedRBM(
+                [
+                    ("a", "passthrough", slice(0, 1)),
+                    ("b", "passthrough", slice(1, None)),
+                ],
+                n_components=3,
+                n_iter=2,
+            ),
+            query="a",
+            target="b",
+            space=space,
+        )
+        for space in ("input", "shared")
+    ],
     skmv.TimescaleConcatenator: [
         dict(scale=1, n_segments=1),
         dict(scale=1, n_segments=1, modalities=[("a", [0])]),
@@ -108,6 +124,10 @@ def _numeric_estimators():
     for est in _tested_estimators():
         if get_tags(est).input_tags.two_d_array:
             yield est
+
+
+def _numeric_transformers():
+    return [est for est in _numeric_estimators() if hasattr(est, "transform")]
 
 
 def _expected_failed_checks(estimator):
@@ -177,7 +197,7 @@ def test_every_estimator_has_test_settings():
 
 
 # --------------------------------------------------------------------------
-# skmv's own checks, on every numeric transformer
+# skmv's own checks, on every numeric transformer (the retriever has its own)
 # --------------------------------------------------------------------------
 
 
@@ -194,7 +214,7 @@ def _X(n=40, d=6, seed=0):
     return rng.random((n, d)).astype(np.float32)
 
 
-@pytest.mark.parametrize("estimator", list(_numeric_estimators()), ids=repr)
+@pytest.mark.parametrize("estimator", _numeric_transformers(), ids=repr)
 def test_float32_in_float32_out(estimator):
     est = _seeded(estimator)
     X = _X()
@@ -204,14 +224,14 @@ def test_float32_in_float32_out(estimator):
     assert est.fit(X.astype(np.float64)).transform(X).dtype == np.float32
 
 
-@pytest.mark.parametrize("estimator", list(_numeric_estimators()), ids=repr)
+@pytest.mark.parametrize("estimator", _numeric_transformers(), ids=repr)
 def test_pickle_round_trip_is_exact(estimator):
     est = _seeded(estimator).fit(_X())
     loaded = pickle.loads(pickle.dumps(est))
     assert_array_equal(loaded.transform(_X(seed=1)), est.transform(_X(seed=1)))
 
 
-@pytest.mark.parametrize("estimator", list(_numeric_estimators()), ids=repr)
+@pytest.mark.parametrize("estimator", _numeric_transformers(), ids=repr)
 def test_array_api_strict_in_strict_out(estimator):
     xps = pytest.importorskip("array_api_strict")
     est = _seeded(estimator)

@@ -1,0 +1,267 @@
+"""Tests of skmv.retrieval: CrossModalRetriever's search, scoring and tuning."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmv.datasets import make_paired_modalities
+from skmv.metrics import retrieval_ranks
+from skmv.rbm import GaussianBernoulliRBM
+from skmv.retrieval import CrossModalRetriever
+from skmv.shared import SharedRBM
+
+RND_SEED = 0
+N_A, N_B = 40, 30
+N_TRAIN = 1000
+
+
+def _encoder(n_components=64):
+    # Standardise inside the encoder: reconstructions come back in X's units.
+    return make_pipeline(
+        StandardScaler(),
+        GaussianBernoulliRBM(
+            n_components, n_iter=20, learning_rate=0.01, batch_size=20
+        ),
+    )
+
+
+def _model(**params):
+    """The settings of test_shared's acceptance test."""
+    settings = dict(
+        modalities=[
+            ("a", _encoder(), slice(0, N_A)),
+            ("b", _encoder(), slice(N_A, N_A + N_B)),
+        ],
+        n_components=64,
+        n_iter=20,
+        batch_size=20,
+        random_state=RND_SEED,
+    )
+    settings.update(params)
+    return SharedRBM(**settings)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, _ = make_paired_modalities(
+        N_TRAIN + 100, n_features=(N_A, N_B), noise=0.3, random_state=RND_SEED
+    )
+    X = X.astype(np.float32)
+    return X[:N_TRAIN], X[N_TRAIN:]
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    return _model().fit(data[0])
+
+
+def _brute_force(Q, D, k, metric):
+    if metric == "cosine":
+        Q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
+        D = D / np.linalg.norm(D, axis=1, keepdims=True)
+        S = 1.0 - Q.astype(np.float64) @ D.T.astype(np.float64)
+    else:
+        S = np.sqrt(((Q[:, None, :] - D[None, :, :]).astype(np.float64) ** 2).sum(2))
+    order = np.argsort(S, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(S, order, axis=1), order, S
+
+
+# --------------------------------------------------------------------------
+# The issue's acceptance test
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("space", ["input", "shared"])
+def test_precision_at_10_is_far_above_random_in_both_spaces(data, space):
+    """Among 100 held-out pairs (random: 0.1), P@10 > 0.5 with a fitted
+    retriever, whichever space compares queries and items."""
+    X_train, X_test = data
+    retriever = CrossModalRetriever(_model(), "a", "b", space=space).fit(X_train)
+    assert retriever.n_database_ == N_TRAIN
+    assert retriever.score(X_test) > 0.5
+    # score is a precision at n_neighbors of retrieval_ranks, as metrics has it
+    ranks = retriever.retrieval_ranks(X_test)
+    assert ranks.shape == (100,)
+    assert retriever.score(X_test) == np.mean(ranks < 10)
+    # ... and score did not touch the fitted database
+    assert retriever.n_database_ == N_TRAIN
+
+
+@pytest.mark.parametrize("space", ["input", "shared"])
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_kneighbors_equals_brute_force_over_several_chunks(data, model, space, metric):
+    X_train, X_test = data
+    retriever = CrossModalRetriever(
+        model, "a", "b", space=space, metric=metric, chunk_size=7, prefit=True
+    ).fit(X_train[:50])
+    distances, indices = retriever.kneighbors(X_test[:20], n_neighbors=5)
+    assert distances.shape == indices.shape == (20, 5)
+    assert np.all(np.diff(distances, axis=1) >= 0)
+    assert indices.min() >= 0 and indices.max() < 50
+
+    if space == "input":
+        Q = model.reconstruct(X_test[:20], given=["a"], target="b")
+    else:
+        Q = model.transform(X_test[:20], given=["a"])
+    expected_d, expected_i, S = _brute_force(Q, retriever.database_, 5, metric)
+    assert_allclose(distances, expected_d, rtol=1e-4, atol=1e-4)
+    # The same items, up to exact ties: their brute-force distances agree.
+    assert_allclose(
+        np.take_along_axis(S, indices, axis=1), expected_d, rtol=1e-4, atol=1e-4
+    )
+
+    # Chunks change nothing, and indices alone come without distances.
+    whole = CrossModalRetriever(
+        model, "a", "b", space=space, metric=metric, prefit=True
+    ).fit(X_train[:50])
+    assert_array_equal(whole.kneighbors(X_test[:20], 5, return_distance=False), indices)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_retrieval_ranks_match_metrics_over_several_chunks(data, model, metric):
+    _, X_test = data
+    retriever = CrossModalRetriever(
+        model, "a", "b", metric=metric, chunk_size=7, prefit=True
+    ).fit(X_test)
+    Q = model.reconstruct(X_test, given=["a"], target="b")
+    _, _, S = _brute_force(Q, X_test[:, N_A:], 1, metric)
+    assert_array_equal(retriever.retrieval_ranks(X_test), retrieval_ranks(S))
+
+
+def test_index_replaces_the_database_without_refitting(data, model):
+    X_train, X_test = data
+    retriever = CrossModalRetriever(model, "a", "b", prefit=True).fit(X_train)
+    fitted = retriever.model_
+    retriever.index(X_test[:30])
+    assert retriever.model_ is fitted
+    assert retriever.n_database_ == 30
+    assert_array_equal(retriever.database_, X_test[:30, N_A:])
+    assert retriever.kneighbors(X_test[:5])[1].max() < 30
+
+
+def test_prefit_model_is_used_as_is(data, model):
+    X_train, X_test = data
+    W = model.rbm_.components_.copy()
+    retriever = CrossModalRetriever(model, "a", "b", prefit=True).fit(X_test)
+    assert retriever.model_ is model
+    assert_array_equal(model.rbm_.components_, W)
+    assert retriever.n_database_ == 100
+    # index alone works with a prefit model, too
+    assert (
+        CrossModalRetriever(model, "a", "b", prefit=True).index(X_test).n_database_
+        == 100
+    )
+    with pytest.raises(NotFittedError):
+        CrossModalRetriever(_model(), "a", "b", prefit=True).fit(X_test)
+    # Not prefit: a clone is fitted, the given model is left alone.
+    unfitted = _model(n_iter=1)
+    retriever = CrossModalRetriever(unfitted, "a", "b").fit(X_train[:100])
+    assert retriever.model_ is not unfitted
+    assert not hasattr(unfitted, "rbm_")
+
+
+@pytest.mark.parametrize("space", ["input", "shared"])
+def test_nan_in_the_queries_target_columns(data, model, space):
+    X_train, X_test = data
+    retriever = CrossModalRetriever(model, "a", "b", space=space, prefit=True)
+    retriever.fit(X_train)
+    queries = X_test.copy()
+    queries[:, N_A:] = np.nan
+    d_nan, i_nan = retriever.kneighbors(queries)
+    d, i = retriever.kneighbors(X_test)
+    assert_array_equal(i_nan, i)
+    assert_allclose(d_nan, d)
+    # The database must be finite: a NaN there is named.
+    with pytest.raises(ValueError, match="target modality 'b' .first in row 0"):
+        retriever.index(queries)
+
+
+def test_grid_search_with_group_k_fold(data):
+    X_train, _ = data
+    X = X_train[:600]
+    groups = np.arange(X.shape[0]) // 20  # 30 "videos" of 20 segments
+    search = GridSearchCV(
+        CrossModalRetriever(_model(n_iter=10), "a", "b"),
+        {"model__n_components": [16, 64], "space": ["input", "shared"]},
+        cv=GroupKFold(3),
+    ).fit(X, groups=groups)
+    assert search.best_score_ > 0.3  # each fold has 200 items: random is 0.05
+    assert search.best_estimator_.model_.n_components in (16, 64)
+    params = search.best_estimator_.get_params()
+    assert "model__a__gaussianbernoullirbm__n_components" in params
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"query": "c"}, "Unknown query modality 'c'"),
+        ({"target": "c"}, "Unknown target modality 'c'"),
+        ({"target": "a"}, "query and target are both 'a'"),
+        ({"space": "latent"}, "'space' parameter"),
+        ({"metric": "manhattan"}, "'metric' parameter"),
+    ],
+)
+def test_bad_parameters_are_named(data, model, params, match):
+    settings = {"model": model, "query": "a", "target": "b", "prefit": True}
+    settings.update(params)
+    with pytest.raises(ValueError, match=match):
+        CrossModalRetriever(**settings).fit(data[1])
+
+
+def test_bad_calls_are_named(data, model):
+    _, X_test = data
+    retriever = CrossModalRetriever(model, "a", "b", prefit=True)
+    with pytest.raises(NotFittedError):
+        retriever.kneighbors(X_test)
+    retriever.fit(X_test[:20])
+    with pytest.raises(ValueError, match="n_neighbors=21 is larger than the database"):
+        retriever.kneighbors(X_test, n_neighbors=21)
+    with pytest.raises(ValueError, match="n_neighbors must be an int >= 1"):
+        retriever.kneighbors(X_test, n_neighbors=0)
+    with pytest.raises(ValueError, match="X has 3 features"):
+        retriever.kneighbors(X_test[:, :3])
+
+
+def test_clone_and_nested_parameters(model):
+    retriever = CrossModalRetriever(model, "a", "b", space="shared", n_neighbors=3)
+    copy = clone(retriever)
+    assert copy.model is not model
+    assert copy.get_params()["space"] == "shared"
+    copy.set_params(model__n_components=7, model__a__gaussianbernoullirbm__n_iter=2)
+    assert copy.model.n_components == 7
+    assert model.n_components == 64
+
+
+@pytest.mark.parametrize("space", ["input", "shared"])
+def test_array_api_strict_matches_numpy(data, space):
+    xps = pytest.importorskip("array_api_strict")
+    X = StandardScaler().fit_transform(data[0][:200]).astype(np.float32)
+
+    def retriever():
+        encoders = [
+            ("a", GaussianBernoulliRBM(8, n_iter=3), slice(0, N_A)),
+            ("b", GaussianBernoulliRBM(8, n_iter=3), slice(N_A, None)),
+        ]
+        model = SharedRBM(encoders, n_components=8, n_iter=3, random_state=0)
+        return CrossModalRetriever(model, "a", "b", space=space, chunk_size=7)
+
+    ref = retriever().fit(X)
+    strict = retriever().fit(xps.asarray(X))
+    d_ref, i_ref = ref.kneighbors(X[:30], n_neighbors=4)
+    d, i = strict.kneighbors(xps.asarray(X[:30]), n_neighbors=4)
+    assert isinstance(d, type(xps.asarray(X)))
+    assert_allclose(np.asarray(d), d_ref, rtol=1e-4, atol=1e-5)
+    # The same items; exact ties (frequent among the shared codes of so small
+    # a model) may come in another order, which kneighbors does not specify.
+    full = ref.kneighbors(X[:30], n_neighbors=200)
+    rank_of = np.argsort(full[1], axis=1)  # database row -> its position
+    found = np.take_along_axis(
+        full[0], np.take_along_axis(rank_of, np.asarray(i), 1), 1
+    )
+    assert_allclose(found, d_ref, rtol=1e-4, atol=1e-5)
+    assert_allclose(strict.score(xps.asarray(X)), ref.score(X))
