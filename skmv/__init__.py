@@ -5,7 +5,7 @@ After B. Xu, X. Wang and X. Tang, "Fusing Music and Video Modalities Using
 Multi-timescale Shared Representations", ACM Multimedia 2014.
 """
 
-from .baselines import CCA
+from .baselines import CCA, CCARetriever
 from .dbn import DBNTransformer
 from .features import AudioFeaturizer, VideoFeaturizer
 from .io import Segment, segment_media
@@ -21,6 +21,7 @@ __all__ = [
     "AudioFeaturizer",
     "BernoulliRBM",
     "CCA",
+    "CCARetriever",
     "CrossModalRetriever",
     "DBNTransformer",
     "GaussianBernoulliRBM",

@@ -24,10 +24,12 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
+    clone,
 )
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _backend as B
 from .base import (
@@ -37,9 +39,11 @@ from .base import (
     check_same_place,
     validate_array,
 )
-from .shared import _column_indices, _compact
+from .metrics import precision_at_n
+from .retrieval import _kneighbors_blocks, _ranks_blocks
+from .shared import SharedRBM, _column_indices, _compact, _is_passthrough
 
-__all__ = ["CCA"]
+__all__ = ["CCA", "CCARetriever"]
 
 # Eigenvalues of a (regularised) covariance below this fraction of the largest
 # make it singular for whitening: its inverse square root would amplify
@@ -498,3 +502,334 @@ def _flip_signs(A, Bm, xp):
     signs[signs == 0] = 1.0
     signs = B.to_namespace(signs, xp, B.device_of(A))
     return A * signs, Bm * signs
+
+
+class CCARetriever(_BaseComposition):
+    """Cross-modal retrieval in the canonical space of a :class:`CCA`.
+
+    The baseline of Xu, Wang and Tang (2014), section 4: each modality is
+    encoded on its own (by an encoder fitted on its block, or not at all), a
+    :class:`CCA` is fitted on the two encodings, and a query of one modality
+    ranks database items of the other by the distance between their
+    canonical projections. With encoders (e.g. a
+    :class:`~skmv.dbn.DBNTransformer` per modality) it is the paper's "CCA of
+    deep representations"; with ``"passthrough"`` it is "CCA of initial
+    features".
+
+    The interface is :class:`~skmv.retrieval.CrossModalRetriever`'s:
+    ``fit(X)`` fits on the paired rows of ``X`` and indexes their ``target``
+    blocks; :meth:`kneighbors` ranks the database for each row's ``query``
+    block; :meth:`score` is the precision at ``n_neighbors`` of ``X``'s pairs
+    among ``X``.
+
+    Parameters
+    ----------
+    query : str
+        Name of the modality of the queries.
+    target : str
+        Name of the modality retrieved; not ``query``.
+    modalities : list of (str, encoder or "passthrough", columns) tuples
+        The modalities as :class:`~skmv.shared.SharedRBM` declares them.
+        Only ``query`` and ``target`` are used; their encoders are cloned and
+        fitted on their blocks. Encoders are tunable as ``name__param``.
+    n_components : int, default=10
+        Canonical pairs kept; at most the narrower encoding's width.
+    reg : float, default=1e-3
+        Ridge of the :class:`CCA`.
+    n_neighbors : int, default=10
+        Items returned by :meth:`kneighbors` by default, and the ``N`` of
+        the precision at ``N`` that :meth:`score` returns.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance between canonical projections.
+    chunk_size : int, default=4096
+        Rows per block of queries and of database items.
+
+    Attributes
+    ----------
+    modalities_ : list of (str, encoder or "passthrough", columns) tuples
+        The modalities, with the query's and target's encoders fitted.
+    cca_ : CCA
+        The fitted CCA; view 0 is the query's encoding, view 1 the target's.
+    database_ : ndarray of shape (n_database, n_components)
+        Canonical projections of the indexed target encodings.
+    n_database_ : int
+        Number of indexed items.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    skmv.retrieval.CrossModalRetriever : Retrieval with a shared RBM.
+    CCA : The closed-form CCA used here.
+
+    Notes
+    -----
+    :meth:`kneighbors` reads only the ``query`` columns of its ``X``; the
+    other columns may hold anything, NaN included. Ties follow
+    :class:`~skmv.retrieval.CrossModalRetriever`.
+
+    Examples
+    --------
+    >>> from skmv.baselines import CCARetriever
+    >>> from skmv.datasets import make_paired_modalities
+    >>> X, _ = make_paired_modalities(1100, noise=0.3, random_state=0)
+    >>> retriever = CCARetriever(
+    ...     "music", "video", n_components=10,
+    ...     modalities=[("music", "passthrough", slice(0, 40)),
+    ...                 ("video", "passthrough", slice(40, 70))])
+    >>> retriever = retriever.fit(X[:1000])
+    >>> retriever.kneighbors(X[1000:], n_neighbors=3)[1].shape
+    (100, 3)
+    """
+
+    _parameter_constraints: dict = {
+        "query": [str],
+        "target": [str],
+        "modalities": [list, tuple],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "reg": [Interval(Real, 0, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "metric": [StrOptions({"euclidean", "cosine"})],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        query,
+        target,
+        *,
+        modalities,
+        n_components=10,
+        reg=1e-3,
+        n_neighbors=10,
+        metric="euclidean",
+        chunk_size=4096,
+    ):
+        self.query = query
+        self.target = target
+        self.modalities = modalities
+        self.n_components = n_components
+        self.reg = reg
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.chunk_size = chunk_size
+
+    # Nested parameters (name__param), as SharedRBM has them.
+    _modalities = SharedRBM._modalities
+    _validate_modalities = SharedRBM._validate_modalities
+    _resolve_columns = SharedRBM._resolve_columns
+
+    def get_params(self, deep=True):
+        """Get parameters, with each encoder's as ``name__param`` (deep).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Include the encoders' parameters.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        return self._get_params("_modalities", deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, ``name=encoder`` and ``name__param`` included.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : CCARetriever
+            This estimator.
+        """
+        self._set_params("_modalities", **params)
+        return self
+
+    # ------------------------------------------------------------------
+    # Fitting and indexing
+    # ------------------------------------------------------------------
+
+    def _check_names(self):
+        names = [item[0] for item in self.modalities]
+        for role in ("query", "target"):
+            name = getattr(self, role)
+            if name not in names:
+                raise ValueError(
+                    f"Unknown {role} modality {name!r}; the modalities are {names}."
+                )
+        if self.query == self.target:
+            raise ValueError(
+                f"query and target are both {self.query!r}; a cross-modal "
+                "retriever needs two different modalities."
+            )
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the encoders and the CCA on the pairs of ``X``; index them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Paired segments, one modality block per group of columns.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : CCARetriever
+            The fitted retriever.
+        """
+        self._validate_modalities()
+        self._check_names()
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite=False)
+        self._columns = dict(
+            zip((m[0] for m in self.modalities), self._resolve_columns(X))
+        )
+        fitted = []
+        for name, encoder, columns in self.modalities:
+            if name in (self.query, self.target) and not _is_passthrough(encoder):
+                encoder = clone(encoder)
+            fitted.append((name, encoder, columns))
+        self.modalities_ = fitted
+        Hq = self._encode(X, self.query, fit=True)
+        Ht = self._encode(X, self.target, fit=True)
+        self.cca_ = CCA(self.n_components, reg=self.reg, dtype="float64").fit(Hq, Ht)
+        self.database_ = self.cca_.transform_modality(Ht, 1)
+        self.n_database_ = int(self.database_.shape[0])
+        return self
+
+    def index(self, X):
+        """Make the target blocks of ``X`` the database (nothing is refitted).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Only the ``target`` columns are read.
+
+        Returns
+        -------
+        self : CCARetriever
+            The retriever, with a new ``database_``.
+        """
+        check_is_fitted(self, "cca_")
+        X = self._validate(X)
+        self.database_ = self._project(X, self.target)
+        self.n_database_ = int(self.database_.shape[0])
+        return self
+
+    def _validate(self, X):
+        return validate_data(
+            self, X, reset=False, dtype=np.float64, ensure_all_finite=False
+        )
+
+    def _encode(self, X, name, *, fit=False):
+        """Encoding of modality ``name``'s block of (validated) ``X``."""
+        block = X[:, self._columns[name]]
+        if not np.all(np.isfinite(block)):
+            row = int(np.flatnonzero(~np.all(np.isfinite(block), axis=1))[0])
+            raise ValueError(
+                f"Input X contains NaN or infinity in the columns of modality "
+                f"{name!r} (first in row {row}); {type(self).__name__} needs "
+                "finite values in the modalities it reads."
+            )
+        encoder = next(enc for n, enc, _ in self.modalities_ if n == name)
+        if _is_passthrough(encoder):
+            return block
+        if fit and hasattr(encoder, "fit_transform"):
+            H = encoder.fit_transform(block)
+        else:
+            if fit:
+                encoder.fit(block)
+            H = encoder.transform(block)
+        H = np.asarray(B.to_numpy(H), dtype=np.float64)
+        if H.ndim != 2 or H.shape[0] != block.shape[0]:
+            raise ValueError(
+                f"The encoder of modality {name!r} must return a 2-D array with "
+                f"one row per sample ({block.shape[0]}), got shape {H.shape}."
+            )
+        return H
+
+    def _project(self, X, name):
+        view = 0 if name == self.query else 1
+        return self.cca_.transform_modality(self._encode(X, name), view)
+
+    # ------------------------------------------------------------------
+    # Retrieval
+    # ------------------------------------------------------------------
+
+    def kneighbors(self, X, n_neighbors=None, return_distance=True):
+        """Database items nearest to each row's query block.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Only the ``query`` columns are read; the others may hold NaN.
+        n_neighbors : int, default=None
+            Items per query; None uses ``n_neighbors``. At most
+            ``n_database_``.
+        return_distance : bool, default=True
+            Return the distances too.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries, n_neighbors)
+            Sorted ascending; only with ``return_distance=True``.
+        indices : ndarray of int of shape (n_queries, n_neighbors)
+            Database rows, nearest first.
+        """
+        check_is_fitted(self, "database_")
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"n_neighbors must be an int >= 1, got {k!r}.")
+        if k > self.n_database_:
+            raise ValueError(
+                f"n_neighbors={k} is larger than the database, which has "
+                f"{self.n_database_} item(s)."
+            )
+        Q = self._project(self._validate(X), self.query)
+        dist, ind = _kneighbors_blocks(
+            Q, self.database_, k, self.metric, self.chunk_size, np
+        )
+        return (dist, ind) if return_distance else ind
+
+    def retrieval_ranks(self, X):
+        """Rank of each row's own target among the target blocks of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Paired segments; the ``query`` and ``target`` columns are read.
+
+        Returns
+        -------
+        ranks : ndarray of int of shape (n_samples,)
+            0-based, pessimistic for ties, as
+            :func:`skmv.metrics.retrieval_ranks` returns them.
+        """
+        check_is_fitted(self, "cca_")
+        X = self._validate(X)
+        D = self._project(X, self.target)
+        Q = self._project(X, self.query)
+        return _ranks_blocks(Q, D, self.metric, self.chunk_size, np)
+
+    def score(self, X, y=None):
+        """Precision at ``n_neighbors`` of the pairs of ``X``, among ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Paired segments.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            The precision at ``n_neighbors``, in [0, 1].
+        """
+        return precision_at_n(self.retrieval_ranks(X), self.n_neighbors)

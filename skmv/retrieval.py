@@ -309,108 +309,13 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
     # Chunked distances
     # ------------------------------------------------------------------
 
-    def _prepare_rows(self, A, xp):
-        """Rows ready for the block distance: unit rows (cosine) and the
-        squared norms (euclidean)."""
-        if self.metric == "cosine":
-            norms = xp.sqrt(xp.sum(A * A, axis=1))
-            tiny = float(
-                np.finfo(np.float32 if A.dtype == xp.float32 else np.float64).tiny
-            )
-            A = A / xp.expand_dims(xp.maximum(norms, tiny), axis=1)
-            return A, None
-        return A, xp.sum(A * A, axis=1)
-
-    def _block(self, Q, q_sq, D, d_sq, xp):
-        """Distances (squared for euclidean) of query rows Q to database rows D."""
-        G = Q @ D.T
-        if self.metric == "cosine":
-            return 1.0 - G
-        S = xp.expand_dims(q_sq, axis=1) - 2.0 * G + xp.expand_dims(d_sq, axis=0)
-        return xp.maximum(S, xp.zeros_like(S))  # rounding may dip below 0
-
-    def _finish(self, S, xp):
-        return xp.sqrt(S) if self.metric == "euclidean" else S
-
-    def _chunks(self, n):
-        step = self.chunk_size
-        return [(start, min(start + step, n)) for start in range(0, n, step)]
-
     def _top_k(self, Q, D, k, xp):
         """Sorted k smallest distances of each row of Q among the rows of D."""
-        # NumPy and CuPy select the k smallest in linear time; the array API
-        # has no argpartition, so other namespaces sort each block.
-        partition = B.is_numpy_namespace(xp) or B.is_cupy_namespace(xp)
-        lib = B._native(xp)
-        Q, q_sq = self._prepare_rows(Q, xp)
-        n_queries, n_database = Q.shape[0], D.shape[0]
-        d_chunks = self._chunks(n_database)
-        all_dist, all_ind = [], []
-        for q0, q1 in self._chunks(n_queries):
-            Qc = Q[q0:q1, :]
-            qc_sq = None if q_sq is None else q_sq[q0:q1]
-            best_d = best_i = None
-            for d0, d1 in d_chunks:
-                Dc, dc_sq = self._prepare_rows(D[d0:d1, :], xp)
-                S = self._block(Qc, qc_sq, Dc, dc_sq, xp)
-                idx = xp.broadcast_to(
-                    xp.expand_dims(xp.arange(d0, d1, device=B.device_of(S)), axis=0),
-                    S.shape,
-                )
-                if best_d is not None:
-                    S = xp.concat([best_d, S], axis=1)
-                    idx = xp.concat([best_i, idx], axis=1)
-                if S.shape[1] > k:
-                    part = (
-                        lib.argpartition(S, k - 1, axis=1)[:, :k]
-                        if partition
-                        else xp.argsort(S, axis=1, stable=True)[:, :k]
-                    )
-                    S = xp.take_along_axis(S, part, axis=1)
-                    idx = xp.take_along_axis(idx, part, axis=1)
-                best_d, best_i = S, idx
-            order = xp.argsort(best_d, axis=1, stable=True)
-            all_dist.append(xp.take_along_axis(best_d, order, axis=1))
-            all_ind.append(xp.take_along_axis(best_i, order, axis=1))
-        dist = xp.concat(all_dist, axis=0)
-        return self._finish(dist, xp), xp.concat(all_ind, axis=0)
+        return _kneighbors_blocks(Q, D, k, self.metric, self.chunk_size, xp)
 
     def _ranks(self, Q, D, xp):
         """Pessimistic rank of D[i] among the rows of D for each query Q[i]."""
-        Q, q_sq = self._prepare_rows(Q, xp)
-        D_all, d_sq_all = self._prepare_rows(D, xp)
-        n = Q.shape[0]
-        device = B.device_of(Q)
-        ranks = []
-        for q0, q1 in self._chunks(n):
-            Qc = Q[q0:q1, :]
-            qc_sq = None if q_sq is None else q_sq[q0:q1]
-            rows = xp.arange(q0, q1, device=device)
-            # The true distances, computed as the blocks compute them.
-            Dt = D_all[q0:q1, :]
-            dt_sq = None if d_sq_all is None else d_sq_all[q0:q1]
-            if self.metric == "cosine":
-                true = 1.0 - xp.sum(Qc * Dt, axis=1)
-            else:
-                true = xp.maximum(
-                    qc_sq - 2.0 * xp.sum(Qc * Dt, axis=1) + dt_sq,
-                    xp.zeros_like(qc_sq),
-                )
-            true = xp.expand_dims(true, axis=1)
-            count = xp.zeros(q1 - q0, dtype=xp.int64, device=device)
-            for d0, d1 in self._chunks(n):
-                dc_sq = None if d_sq_all is None else d_sq_all[d0:d1]
-                S = self._block(Qc, qc_sq, D_all[d0:d1, :], dc_sq, xp)
-                cols = xp.arange(d0, d1, device=device)
-                other = xp.expand_dims(rows, 1) != xp.expand_dims(cols, 0)
-                # Pessimistic ties: an item as close as the true one ranks first.
-                # A relative slack absorbs the rounding of the two computations.
-                close = S <= true + 1e-6 * xp.abs(true)
-                count = count + xp.sum(
-                    xp.astype(xp.logical_and(close, other), xp.int64), axis=1
-                )
-            ranks.append(count)
-        return np.asarray(B.to_numpy(xp.concat(ranks, axis=0)), dtype=np.intp)
+        return _ranks_blocks(Q, D, self.metric, self.chunk_size, xp)
 
     # ------------------------------------------------------------------
     # Retrieval
@@ -508,3 +413,116 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.array_api_support = True
         return tags
+
+
+# --------------------------------------------------------------------------
+# Chunked distances, shared by the retrievers (CrossModalRetriever and
+# skmv.baselines.CCARetriever)
+# --------------------------------------------------------------------------
+
+
+def _prepare_rows(A, metric, xp):
+    """Rows ready for the block distance: unit rows (cosine) and the
+    squared norms (euclidean)."""
+    if metric == "cosine":
+        norms = xp.sqrt(xp.sum(A * A, axis=1))
+        tiny = float(np.finfo(np.float32 if A.dtype == xp.float32 else np.float64).tiny)
+        A = A / xp.expand_dims(xp.maximum(norms, tiny), axis=1)
+        return A, None
+    return A, xp.sum(A * A, axis=1)
+
+
+def _block(Q, q_sq, D, d_sq, metric, xp):
+    """Distances (squared for euclidean) of query rows Q to database rows D."""
+    G = Q @ D.T
+    if metric == "cosine":
+        return 1.0 - G
+    S = xp.expand_dims(q_sq, axis=1) - 2.0 * G + xp.expand_dims(d_sq, axis=0)
+    return xp.maximum(S, xp.zeros_like(S))  # rounding may dip below 0
+
+
+def _finish(S, metric, xp):
+    return xp.sqrt(S) if metric == "euclidean" else S
+
+
+def _chunks(n, chunk_size):
+    step = chunk_size
+    return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+def _kneighbors_blocks(Q, D, k, metric, chunk_size, xp):
+    """Sorted k smallest distances of each row of Q among the rows of D."""
+    # NumPy and CuPy select the k smallest in linear time; the array API
+    # has no argpartition, so other namespaces sort each block.
+    partition = B.is_numpy_namespace(xp) or B.is_cupy_namespace(xp)
+    lib = B._native(xp)
+    Q, q_sq = _prepare_rows(Q, metric, xp)
+    n_queries, n_database = Q.shape[0], D.shape[0]
+    d_chunks = _chunks(n_database, chunk_size)
+    all_dist, all_ind = [], []
+    for q0, q1 in _chunks(n_queries, chunk_size):
+        Qc = Q[q0:q1, :]
+        qc_sq = None if q_sq is None else q_sq[q0:q1]
+        best_d = best_i = None
+        for d0, d1 in d_chunks:
+            Dc, dc_sq = _prepare_rows(D[d0:d1, :], metric, xp)
+            S = _block(Qc, qc_sq, Dc, dc_sq, metric, xp)
+            idx = xp.broadcast_to(
+                xp.expand_dims(xp.arange(d0, d1, device=B.device_of(S)), axis=0),
+                S.shape,
+            )
+            if best_d is not None:
+                S = xp.concat([best_d, S], axis=1)
+                idx = xp.concat([best_i, idx], axis=1)
+            if S.shape[1] > k:
+                part = (
+                    lib.argpartition(S, k - 1, axis=1)[:, :k]
+                    if partition
+                    else xp.argsort(S, axis=1, stable=True)[:, :k]
+                )
+                S = xp.take_along_axis(S, part, axis=1)
+                idx = xp.take_along_axis(idx, part, axis=1)
+            best_d, best_i = S, idx
+        order = xp.argsort(best_d, axis=1, stable=True)
+        all_dist.append(xp.take_along_axis(best_d, order, axis=1))
+        all_ind.append(xp.take_along_axis(best_i, order, axis=1))
+    dist = xp.concat(all_dist, axis=0)
+    return _finish(dist, metric, xp), xp.concat(all_ind, axis=0)
+
+
+def _ranks_blocks(Q, D, metric, chunk_size, xp):
+    """Pessimistic rank of D[i] among the rows of D for each query Q[i]."""
+    Q, q_sq = _prepare_rows(Q, metric, xp)
+    D_all, d_sq_all = _prepare_rows(D, metric, xp)
+    n = Q.shape[0]
+    device = B.device_of(Q)
+    ranks = []
+    for q0, q1 in _chunks(n, chunk_size):
+        Qc = Q[q0:q1, :]
+        qc_sq = None if q_sq is None else q_sq[q0:q1]
+        rows = xp.arange(q0, q1, device=device)
+        # The true distances, computed as the blocks compute them.
+        Dt = D_all[q0:q1, :]
+        dt_sq = None if d_sq_all is None else d_sq_all[q0:q1]
+        if metric == "cosine":
+            true = 1.0 - xp.sum(Qc * Dt, axis=1)
+        else:
+            true = xp.maximum(
+                qc_sq - 2.0 * xp.sum(Qc * Dt, axis=1) + dt_sq,
+                xp.zeros_like(qc_sq),
+            )
+        true = xp.expand_dims(true, axis=1)
+        count = xp.zeros(q1 - q0, dtype=xp.int64, device=device)
+        for d0, d1 in _chunks(n, chunk_size):
+            dc_sq = None if d_sq_all is None else d_sq_all[d0:d1]
+            S = _block(Qc, qc_sq, D_all[d0:d1, :], dc_sq, metric, xp)
+            cols = xp.arange(d0, d1, device=device)
+            other = xp.expand_dims(rows, 1) != xp.expand_dims(cols, 0)
+            # Pessimistic ties: an item as close as the true one ranks first.
+            # A relative slack absorbs the rounding of the two computations.
+            close = S <= true + 1e-6 * xp.abs(true)
+            count = count + xp.sum(
+                xp.astype(xp.logical_and(close, other), xp.int64), axis=1
+            )
+        ranks.append(count)
+    return np.asarray(B.to_numpy(xp.concat(ranks, axis=0)), dtype=np.intp)

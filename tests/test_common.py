@@ -50,6 +50,15 @@ INIT_PARAMS = {
             reg=1e-3,
         ),
     ],
+    skmv.CCARetriever: dict(
+        query="a",
+        target="b",
+        modalities=[
+            ("a", "passthrough", slice(0, 1)),
+            ("b", "passthrough", slice(1, None)),
+        ],
+        n_components=1,
+    ),
     skmv.CrossModalRetriever: [
         dict(
             model=skmv.SharedRBM(
