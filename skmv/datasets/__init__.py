@@ -15,13 +15,14 @@ from ._media import (
     tone,
     write_media,
 )
-from ._synthetic import make_paired_modalities
+from ._synthetic import make_music_video_features, make_paired_modalities
 
 __all__ = [
     "clicks",
     "colour_ramp",
     "counter_frames",
     "flash_frames",
+    "make_music_video_features",
     "make_paired_modalities",
     "moving_bars",
     "read_counter",
