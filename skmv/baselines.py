@@ -40,7 +40,7 @@ from .base import (
     validate_array,
 )
 from .metrics import precision_at_n
-from .retrieval import _kneighbors_blocks, _ranks_blocks
+from .retrieval import _check_n_neighbors, _kneighbors_blocks, _ranks_blocks
 from .shared import SharedRBM, _column_indices, _compact, _is_passthrough
 
 __all__ = ["CCA", "CCARetriever"]
@@ -783,14 +783,7 @@ class CCARetriever(_BaseComposition):
             Database rows, nearest first.
         """
         check_is_fitted(self, "database_")
-        k = self.n_neighbors if n_neighbors is None else n_neighbors
-        if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"n_neighbors must be an int >= 1, got {k!r}.")
-        if k > self.n_database_:
-            raise ValueError(
-                f"n_neighbors={k} is larger than the database, which has "
-                f"{self.n_database_} item(s)."
-            )
+        k = _check_n_neighbors(n_neighbors, self.n_neighbors, self.n_database_)
         Q = self._project(self._validate(X), self.query)
         dist, ind = _kneighbors_blocks(
             Q, self.database_, k, self.metric, self.chunk_size, np

@@ -342,14 +342,7 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
             Database rows, nearest first.
         """
         check_is_fitted(self, "database_")
-        k = self.n_neighbors if n_neighbors is None else n_neighbors
-        if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"n_neighbors must be an int >= 1, got {k!r}.")
-        if k > self.n_database_:
-            raise ValueError(
-                f"n_neighbors={k} is larger than the database, which has "
-                f"{self.n_database_} item(s)."
-            )
+        k = _check_n_neighbors(n_neighbors, self.n_neighbors, self.n_database_)
         X_arr, ctx = self._validate(X, reset=False)
         Q = self._queries(X, ctx)
         D = ctx.put(self.database_)
@@ -448,6 +441,19 @@ def _finish(S, metric, xp):
 def _chunks(n, chunk_size):
     step = chunk_size
     return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+def _check_n_neighbors(n_neighbors, default, n_database):
+    """``n_neighbors`` of a kneighbors call (None: ``default``), checked."""
+    k = default if n_neighbors is None else n_neighbors
+    if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"n_neighbors must be an int >= 1, got {k!r}.")
+    if k > n_database:
+        raise ValueError(
+            f"n_neighbors={k} is larger than the database, which has "
+            f"{n_database} item(s)."
+        )
+    return int(k)
 
 
 def _kneighbors_blocks(Q, D, k, metric, chunk_size, xp):
