@@ -28,7 +28,6 @@ from sklearn.base import (
 )
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _backend as B
@@ -41,7 +40,12 @@ from .base import (
 )
 from .metrics import precision_at_n
 from .retrieval import _check_n_neighbors, _kneighbors_blocks, _ranks_blocks
-from .shared import SharedRBM, _column_indices, _compact, _is_passthrough
+from .shared import (
+    _column_indices,
+    _compact,
+    _is_passthrough,
+    _ModalityComposition,
+)
 
 __all__ = ["CCA", "CCARetriever"]
 
@@ -504,7 +508,7 @@ def _flip_signs(A, Bm, xp):
     return A * signs, Bm * signs
 
 
-class CCARetriever(_BaseComposition):
+class CCARetriever(_ModalityComposition):
     """Cross-modal retrieval in the canonical space of a :class:`CCA`.
 
     The baseline of Xu, Wang and Tang (2014), section 4: each modality is
@@ -613,42 +617,6 @@ class CCARetriever(_BaseComposition):
         self.n_neighbors = n_neighbors
         self.metric = metric
         self.chunk_size = chunk_size
-
-    # Nested parameters (name__param), as SharedRBM has them.
-    _modalities = SharedRBM._modalities
-    _validate_modalities = SharedRBM._validate_modalities
-    _resolve_columns = SharedRBM._resolve_columns
-
-    def get_params(self, deep=True):
-        """Get parameters, with each encoder's as ``name__param`` (deep).
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Include the encoders' parameters.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        return self._get_params("_modalities", deep=deep)
-
-    def set_params(self, **params):
-        """Set parameters, ``name=encoder`` and ``name__param`` included.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
-
-        Returns
-        -------
-        self : CCARetriever
-            This estimator.
-        """
-        self._set_params("_modalities", **params)
-        return self
 
     # ------------------------------------------------------------------
     # Fitting and indexing

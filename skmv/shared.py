@@ -75,11 +75,194 @@ def _is_passthrough(encoder):
     return isinstance(encoder, str) and encoder == _PASSTHROUGH
 
 
+class _ModalityComposition(_BaseComposition):
+    """``modalities=[(name, encoder, columns), ...]`` as a parameter.
+
+    Shared by the estimators that declare modalities as ColumnTransformer
+    declares transformers: nested ``name__param`` parameters, validation of
+    the list, and resolution of the columns at fit. Not public.
+    """
+
+    # ------------------------------------------------------------------
+    # Nested parameters (name__param), as ColumnTransformer has them
+    # ------------------------------------------------------------------
+
+    @property
+    def _modalities(self):
+        """(name, encoder) pairs, for ``_BaseComposition``'s parameter logic.
+
+        Not for iteration: use ``_iter``.
+        """
+        try:
+            return [(name, encoder) for name, encoder, _ in self.modalities]
+        except (TypeError, ValueError):
+            return self.modalities
+
+    @_modalities.setter
+    def _modalities(self, value):
+        try:
+            self.modalities = [
+                (name, encoder, columns)
+                for (name, encoder), (_, _, columns) in zip(value, self.modalities)
+            ]
+        except (TypeError, ValueError):
+            self.modalities = value
+
+    def get_params(self, deep=True):
+        """Get parameters for this estimator.
+
+        Returns the constructor's parameters and, with ``deep=True``, each
+        encoder under its modality's name and the encoder's own parameters
+        as ``name__param``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Include the encoders' parameters.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        return self._get_params("_modalities", deep=deep)
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        Accepts every key of ``get_params(deep=True)``: ``name=encoder``
+        replaces a modality's encoder, ``name__param=value`` sets one of its
+        parameters.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : object
+            This estimator.
+        """
+        self._set_params("_modalities", **params)
+        return self
+
+    # ------------------------------------------------------------------
+    # Validation of the modalities
+    # ------------------------------------------------------------------
+
+    def _validate_modalities(self):
+        """Check the structure of ``modalities``; raise naming the culprit."""
+        modalities = self.modalities
+        if len(modalities) < 1:
+            raise ValueError(
+                "modalities must list at least one (name, encoder, columns) "
+                "tuple, got an empty list."
+            )
+        for i, item in enumerate(modalities):
+            if not isinstance(item, (tuple, list)) or len(item) != 3:
+                raise TypeError(
+                    f"modalities[{i}] must be a (name, encoder, columns) tuple, "
+                    f"got {item!r}."
+                )
+            name, encoder, columns = item
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"modalities[{i}]: a modality's name must be a str, got "
+                    f"{name!r} (type {type(name).__name__})."
+                )
+            if isinstance(encoder, type):
+                raise TypeError(
+                    f"The encoder of modality {name!r} must be an estimator "
+                    f"instance ({encoder.__name__}()), got the class "
+                    f"{encoder.__name__}."
+                )
+            if isinstance(encoder, str) and not _is_passthrough(encoder):
+                raise TypeError(
+                    f"The encoder of modality {name!r} must be an estimator or "
+                    f"'passthrough', got the string {encoder!r}."
+                )
+            if not _is_passthrough(encoder):
+                missing = [
+                    method
+                    for method in ("fit", "transform", "inverse_transform")
+                    if not hasattr(encoder, method)
+                ]
+                if missing:
+                    raise TypeError(
+                        f"The encoder of modality {name!r} must implement fit, "
+                        "transform and inverse_transform, or be 'passthrough'; "
+                        f"{encoder!r} (type {type(encoder).__name__}) lacks "
+                        f"{', '.join(missing)}."
+                    )
+            if not (
+                callable(columns)
+                or isinstance(columns, slice)
+                or _is_index_like(columns)
+            ):
+                raise TypeError(
+                    f"The columns of modality {name!r} must be a slice, an "
+                    "array-like of int, a boolean mask or a callable returning "
+                    f"one of those, got {columns!r}."
+                )
+
+        names = [name for name, _, _ in modalities]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"Modality names must be unique; {repeated} appear more than once "
+                f"in {names}."
+            )
+        with_dunder = [name for name in names if "__" in name]
+        if with_dunder:
+            raise ValueError(
+                f"Modality names must not contain '__' (it separates nested "
+                f"parameters): got {with_dunder}."
+            )
+        clashing = sorted(set(names) & set(self.get_params(deep=False)))
+        if clashing:
+            raise ValueError(
+                f"Modality names {clashing} clash with parameters of "
+                f"{type(self).__name__}; rename the modalities."
+            )
+
+    def _resolve_columns(self, X):
+        """Each modality's columns against ``X``: a slice or int indices.
+
+        Resolved into private state at fit; the user's ``modalities`` stay as
+        they are (a callable stays a callable).
+        """
+        n_features = X.shape[1]
+        owner = np.full(n_features, -1)
+        resolved = []
+        for i, (name, _, columns) in enumerate(self.modalities):
+            if callable(columns):
+                columns = columns(X)
+                if not (isinstance(columns, slice) or _is_index_like(columns)):
+                    raise TypeError(
+                        f"The columns callable of modality {name!r} must return "
+                        "a slice, an array-like of int or a boolean mask, got "
+                        f"{columns!r}."
+                    )
+            idx = _column_indices(columns, n_features, name)
+            taken = owner[idx]
+            if np.any(taken >= 0):
+                j = int(np.flatnonzero(taken >= 0)[0])
+                other = self.modalities[int(taken[j])][0]
+                raise ValueError(
+                    f"Modalities {other!r} and {name!r} both select column "
+                    f"{int(idx[j])}; their column blocks must not overlap."
+                )
+            owner[idx] = i
+            resolved.append(_compact(idx))
+        return resolved
+
+
 class SharedRBM(
     DeviceMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
-    _BaseComposition,
+    _ModalityComposition,
 ):
     """Shared representation of several modalities: encoders, then one RBM.
 
@@ -274,180 +457,6 @@ class SharedRBM(
         self.device = device
         self.dtype = dtype
         self.verbose = verbose
-
-    # ------------------------------------------------------------------
-    # Nested parameters (name__param), as ColumnTransformer has them
-    # ------------------------------------------------------------------
-
-    @property
-    def _modalities(self):
-        """(name, encoder) pairs, for ``_BaseComposition``'s parameter logic.
-
-        Not for iteration: use ``_iter``.
-        """
-        try:
-            return [(name, encoder) for name, encoder, _ in self.modalities]
-        except (TypeError, ValueError):
-            return self.modalities
-
-    @_modalities.setter
-    def _modalities(self, value):
-        try:
-            self.modalities = [
-                (name, encoder, columns)
-                for (name, encoder), (_, _, columns) in zip(value, self.modalities)
-            ]
-        except (TypeError, ValueError):
-            self.modalities = value
-
-    def get_params(self, deep=True):
-        """Get parameters for this estimator.
-
-        Returns the constructor's parameters and, with ``deep=True``, each
-        encoder under its modality's name and the encoder's own parameters
-        as ``name__param``.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Include the encoders' parameters.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        return self._get_params("_modalities", deep=deep)
-
-    def set_params(self, **params):
-        """Set the parameters of this estimator.
-
-        Accepts every key of ``get_params(deep=True)``: ``name=encoder``
-        replaces a modality's encoder, ``name__param=value`` sets one of its
-        parameters.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
-
-        Returns
-        -------
-        self : SharedRBM
-            This estimator.
-        """
-        self._set_params("_modalities", **params)
-        return self
-
-    # ------------------------------------------------------------------
-    # Validation of the modalities
-    # ------------------------------------------------------------------
-
-    def _validate_modalities(self):
-        """Check the structure of ``modalities``; raise naming the culprit."""
-        modalities = self.modalities
-        if len(modalities) < 1:
-            raise ValueError(
-                "modalities must list at least one (name, encoder, columns) "
-                "tuple, got an empty list."
-            )
-        for i, item in enumerate(modalities):
-            if not isinstance(item, (tuple, list)) or len(item) != 3:
-                raise TypeError(
-                    f"modalities[{i}] must be a (name, encoder, columns) tuple, "
-                    f"got {item!r}."
-                )
-            name, encoder, columns = item
-            if not isinstance(name, str):
-                raise TypeError(
-                    f"modalities[{i}]: a modality's name must be a str, got "
-                    f"{name!r} (type {type(name).__name__})."
-                )
-            if isinstance(encoder, type):
-                raise TypeError(
-                    f"The encoder of modality {name!r} must be an estimator "
-                    f"instance ({encoder.__name__}()), got the class "
-                    f"{encoder.__name__}."
-                )
-            if isinstance(encoder, str) and not _is_passthrough(encoder):
-                raise TypeError(
-                    f"The encoder of modality {name!r} must be an estimator or "
-                    f"'passthrough', got the string {encoder!r}."
-                )
-            if not _is_passthrough(encoder):
-                missing = [
-                    method
-                    for method in ("fit", "transform", "inverse_transform")
-                    if not hasattr(encoder, method)
-                ]
-                if missing:
-                    raise TypeError(
-                        f"The encoder of modality {name!r} must implement fit, "
-                        "transform and inverse_transform, or be 'passthrough'; "
-                        f"{encoder!r} (type {type(encoder).__name__}) lacks "
-                        f"{', '.join(missing)}."
-                    )
-            if not (
-                callable(columns)
-                or isinstance(columns, slice)
-                or _is_index_like(columns)
-            ):
-                raise TypeError(
-                    f"The columns of modality {name!r} must be a slice, an "
-                    "array-like of int, a boolean mask or a callable returning "
-                    f"one of those, got {columns!r}."
-                )
-
-        names = [name for name, _, _ in modalities]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise ValueError(
-                f"Modality names must be unique; {repeated} appear more than once "
-                f"in {names}."
-            )
-        with_dunder = [name for name in names if "__" in name]
-        if with_dunder:
-            raise ValueError(
-                f"Modality names must not contain '__' (it separates nested "
-                f"parameters): got {with_dunder}."
-            )
-        clashing = sorted(set(names) & set(self.get_params(deep=False)))
-        if clashing:
-            raise ValueError(
-                f"Modality names {clashing} clash with parameters of "
-                f"{type(self).__name__}; rename the modalities."
-            )
-
-    def _resolve_columns(self, X):
-        """Each modality's columns against ``X``: a slice or int indices.
-
-        Resolved into private state at fit; the user's ``modalities`` stay as
-        they are (a callable stays a callable).
-        """
-        n_features = X.shape[1]
-        owner = np.full(n_features, -1)
-        resolved = []
-        for i, (name, _, columns) in enumerate(self.modalities):
-            if callable(columns):
-                columns = columns(X)
-                if not (isinstance(columns, slice) or _is_index_like(columns)):
-                    raise TypeError(
-                        f"The columns callable of modality {name!r} must return "
-                        "a slice, an array-like of int or a boolean mask, got "
-                        f"{columns!r}."
-                    )
-            idx = _column_indices(columns, n_features, name)
-            taken = owner[idx]
-            if np.any(taken >= 0):
-                j = int(np.flatnonzero(taken >= 0)[0])
-                other = self.modalities[int(taken[j])][0]
-                raise ValueError(
-                    f"Modalities {other!r} and {name!r} both select column "
-                    f"{int(idx[j])}; their column blocks must not overlap."
-                )
-            owner[idx] = i
-            resolved.append(_compact(idx))
-        return resolved
 
     # ------------------------------------------------------------------
     # Pieces every method shares
