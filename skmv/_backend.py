@@ -337,13 +337,30 @@ def bernoulli_(p, rng, xp):
     return xp.astype(u < p, p.dtype)
 
 
+def matmul(A, B, xp):
+    """``A @ B`` without false floating-point warnings.
+
+    NumPy reads the processor's floating-point status flags after every
+    product, and some OpenBLAS kernels set the "invalid" flag on finite inputs
+    (it depends on the CPU and the shapes), so ``A @ B`` can warn "invalid
+    value encountered in matmul" about a result that is finite. skmv does not
+    rely on that warning: inputs are validated finite, and training checks
+    that its parameters stay finite (:class:`~skmv.exceptions.DivergenceError`).
+    """
+    return matmul_(A, B, None, xp)
+
+
 def matmul_(A, B, out, xp):
     """``A @ B``, written into ``out`` where the namespace allows.
 
     Training reuses one buffer the size of the weight matrix for its gradient;
-    a fresh allocation of that size per mini-batch costs page faults.
+    a fresh allocation of that size per mini-batch costs page faults. Like
+    :func:`matmul`, it ignores the processor's floating-point flags.
     """
-    if out is not None and (is_numpy_namespace(xp) or is_cupy_namespace(xp)):
+    if is_numpy_namespace(xp):
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.matmul(A, B, out=out)
+    if out is not None and is_cupy_namespace(xp):
         return _native(xp).matmul(A, B, out=out)
     return A @ B
 

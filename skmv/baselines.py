@@ -319,16 +319,18 @@ class CCA(
         Xa, mean_a, std_a = _center_scale(xp.astype(Xa, f64), self.scale, xp)
         Xb, mean_b, std_b = _center_scale(xp.astype(Xb, f64), self.scale, xp)
         # Covariances Cxx, Cyy, Cxy (unbiased; the scale cancels in S).
-        Cxx = (Xa.T @ Xa) / (n - 1)
-        Cyy = (Xb.T @ Xb) / (n - 1)
-        Cxy = (Xa.T @ Xb) / (n - 1)
+        Cxx = B.matmul(Xa.T, Xa, xp) / (n - 1)
+        Cyy = B.matmul(Xb.T, Xb, xp) / (n - 1)
+        Cxy = B.matmul(Xa.T, Xb, xp) / (n - 1)
         # Whitening Wx = (Cxx + r I)^{-1/2}, Wy = (Cyy + r I)^{-1/2}.
         Wx = self._inv_sqrt(Cxx, names[0], n, xp)
         Wy = self._inv_sqrt(Cyy, names[1], n, xp)
         # M = Wx Cxy Wy = U S V^T: the whitened cross-covariance.
-        U, S, Vt = xp.linalg.svd(Wx @ Cxy @ Wy, full_matrices=False)
-        A = Wx @ U[:, :k]  # x rotations
-        Bm = Wy @ Vt[:k, :].T  # y rotations
+        U, S, Vt = xp.linalg.svd(
+            B.matmul(B.matmul(Wx, Cxy, xp), Wy, xp), full_matrices=False
+        )
+        A = B.matmul(Wx, U[:, :k], xp)  # x rotations
+        Bm = B.matmul(Wy, Vt[:k, :].T, xp)  # y rotations
         A, Bm = _flip_signs(A, Bm, xp)
 
         def cast(a):
@@ -372,7 +374,7 @@ class CCA(
                 f"with {C.shape[0]} feature(s) and {n} sample(s), or collinear or "
                 "constant columns); set reg > 0 (e.g. reg=1e-3) to regularise it."
             )
-        return (V / xp.sqrt(w)) @ V.T
+        return B.matmul(V / xp.sqrt(w), V.T, xp)
 
     # ------------------------------------------------------------------
     # Projections
@@ -391,7 +393,7 @@ class CCA(
         )
         f64 = xp.float64
         mean, std, R = (xp.astype(ctx.put(a), f64) for a in (mean, std, R))
-        scores = ((xp.astype(Xv, f64) - mean) / std) @ R
+        scores = B.matmul((xp.astype(Xv, f64) - mean) / std, R, xp)
         return xp.astype(scores, Xv.dtype)
 
     def transform(self, X, y=None):

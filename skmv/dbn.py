@@ -414,7 +414,7 @@ class DBNTransformer(
         coefs, intercepts = network
         output = len(coefs) - 1
         for i in layers:
-            A = B.add_(A @ coefs[i], intercepts[i], xp)
+            A = B.add_(B.matmul(A, coefs[i], xp), intercepts[i], xp)
             if not (i == output and self.visible == "gaussian"):
                 A = B.sigmoid_(A, xp)
             if trace is not None:
@@ -524,7 +524,7 @@ class DBNTransformer(
                 # Back through the logistic hidden layer i - 1 -> i: its
                 # output A = trace[i] has derivative A (1 - A).
                 A = trace[i]
-                delta = (delta @ coefs[i].T) * (A * (1.0 - A))
+                delta = B.matmul(delta, coefs[i].T, xp) * (A * (1.0 - A))
         return loss, grads
 
     def _fine_tune(self, X, network, ctx, rng):

@@ -88,14 +88,14 @@ class _BaseRBM(
     def _mean_hiddens(self, v, P, xp):
         """P(h = 1 | v) = sigmoid(c + (v / sigma) W^T)."""
         W, c, b, sigma = P
-        p = self._scaled(v, P) @ W.T
+        p = B.matmul(self._scaled(v, P), W.T, xp)
         p += c
         return B.sigmoid_(p, xp)
 
     def _mean_visibles(self, h, P, xp):
         """E[v | h]: b + sigma * (h W) (Gaussian) or sigmoid(b + h W)."""
         W, c, b, sigma = P
-        m = h @ W
+        m = B.matmul(h, W, xp)
         if self._visible == "gaussian":
             if sigma is not None:
                 m *= sigma
@@ -117,7 +117,7 @@ class _BaseRBM(
 
     def _free_energy(self, v, P, xp):
         W, c, b, sigma = P
-        pre = self._scaled(v, P) @ W.T
+        pre = B.matmul(self._scaled(v, P), W.T, xp)
         pre += c
         hidden_term = xp.sum(B.softplus(pre, xp), axis=1)
         if self._visible == "gaussian":
@@ -125,7 +125,7 @@ class _BaseRBM(
             if sigma is not None:
                 d = d / sigma
             return 0.5 * xp.sum(d * d, axis=1) - hidden_term
-        return -(v @ b) - hidden_term
+        return -B.matmul(v, b, xp) - hidden_term
 
     # ------------------------------------------------------------------
     # Public inference methods
@@ -907,7 +907,7 @@ class BernoulliRBM(_BaseRBM):
         W, c, b, _ = P
         n, d = X.shape
         F = self._free_energy(X, P, xp)
-        pre = X @ W.T
+        pre = B.matmul(X, W.T, xp)
         pre += c
         Wt = xp.expand_dims(W.T, axis=0)  # (1, d, h)
         rows = max(1, _PL_CHUNK_ELEMENTS // max(1, d * W.shape[0]))
@@ -920,7 +920,7 @@ class BernoulliRBM(_BaseRBM):
             pre_flip = xp.expand_dims(pre[start:stop, :], axis=1) + (
                 xp.expand_dims(delta, axis=2) * Wt
             )
-            visible = xp.expand_dims(X[start:stop, :] @ b, axis=1)
+            visible = xp.expand_dims(B.matmul(X[start:stop, :], b, xp), axis=1)
             F_flip = -visible - delta * b - xp.sum(B.softplus(pre_flip, xp), axis=2)
             # log P(v_i | v_-i) = log sigmoid(F(v flipped) - F(v))
             gap = F_flip - xp.expand_dims(F[start:stop], axis=1)

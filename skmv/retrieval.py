@@ -427,7 +427,7 @@ def _prepare_rows(A, metric, xp):
 
 def _block(Q, q_sq, D, d_sq, metric, xp):
     """Distances (squared for euclidean) of query rows Q to database rows D."""
-    G = Q @ D.T
+    G = B.matmul(Q, D.T, xp)
     if metric == "cosine":
         return 1.0 - G
     S = xp.expand_dims(q_sq, axis=1) - 2.0 * G + xp.expand_dims(d_sq, axis=0)

@@ -664,7 +664,7 @@ class SharedRBM(
         slices = self.encoding_slices_
         pre_given = c
         for name in given:
-            pre_given = pre_given + encodings[name] @ W[:, slices[name]].T
+            pre_given = pre_given + B.matmul(encodings[name], W[:, slices[name]].T, xp)
         W_m = xp.concat([W[:, slices[name]] for name in missing], axis=1)
         b_m = xp.concat([b[slices[name]] for name in missing], axis=0)
         mean = ctx.put(self.encoding_mean_)
@@ -676,10 +676,10 @@ class SharedRBM(
         rng = None if mean_field else B.make_rng(self.random_state, xp, device)
         active = xp.ones(n, dtype=xp.bool, device=device)
         for _ in range(n_gibbs):
-            h = B.sigmoid_(pre_given + V_m @ W_m.T, xp)
+            h = B.sigmoid_(pre_given + B.matmul(V_m, W_m.T, xp), xp)
             if not mean_field:
                 h = B.bernoulli_(h, rng, xp)
-            V_new = B.sigmoid_(h @ W_m + b_m, xp)
+            V_new = B.sigmoid_(B.matmul(h, W_m, xp) + b_m, xp)
             change = xp.max(xp.abs(V_new - V_m), axis=1)
             # A row that has settled keeps its value, whatever the others do.
             V_m = xp.where(xp.expand_dims(active, axis=1), V_new, V_m)
