@@ -13,7 +13,11 @@ from .metrics import PrecisionAtNDisplay, precision_at_n, retrieval_ranks
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
 from .retrieval import CrossModalRetriever
 from .shared import SharedRBM
-from .timescale import TimescaleConcatenator, make_windows
+from .timescale import (
+    MultiTimescaleFusionClassifier,
+    TimescaleConcatenator,
+    make_windows,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -26,6 +30,7 @@ __all__ = [
     "DBNTransformer",
     "GaussianBernoulliRBM",
     "make_windows",
+    "MultiTimescaleFusionClassifier",
     "precision_at_n",
     "PrecisionAtNDisplay",
     "retrieval_ranks",

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import (
@@ -79,6 +79,30 @@ INIT_PARAMS = {
         dict(scale=1, n_segments=1),
         dict(scale=1, n_segments=1, modalities=[("a", [0])]),
     ],
+    skmv.MultiTimescaleFusionClassifier: [
+        dict(
+            modalities=[
+                ("a", "passthrough", slice(0, 1)),
+                ("b", "passthrough", slice(1, None)),
+            ],
+            scales=(1,),
+            n_segments=1,
+            shared="passthrough",
+            cv=3,
+            random_state=0,
+        ),
+        dict(
+            modalities=[
+                ("a", GaussianBernoulliRBM(3, n_iter=2, batch_size=10), slice(0, 1)),
+                ("b", BernoulliRBM(2, n_iter=2, batch_size=10), slice(1, None)),
+            ],
+            scales=(1,),
+            n_segments=1,
+            shared=skmv.SharedRBM([], n_components=3, n_iter=2, batch_size=10),
+            cv=3,
+            random_state=0,
+        ),
+    ],
     skmv.VideoFeaturizer: dict(input="content"),
     skmv.SharedRBM: [
         dict(
@@ -136,7 +160,13 @@ def _numeric_estimators():
 
 
 def _numeric_transformers():
-    return [est for est in _numeric_estimators() if hasattr(est, "transform")]
+    # The classifier's transform gives predictions, not a representation:
+    # these checks are for representation transformers.
+    return [
+        est
+        for est in _numeric_estimators()
+        if hasattr(est, "transform") and not is_classifier(est)
+    ]
 
 
 def _expected_failed_checks(estimator):
@@ -149,6 +179,15 @@ def _expected_failed_checks(estimator):
         )
         for check in ("check_array_api_input", "check_array_api_same_namespace"):
             expected[check] = reason
+    if isinstance(estimator, skmv.MultiTimescaleFusionClassifier) and not (
+        estimator.shared == "passthrough"
+    ):
+        expected["check_classifiers_train"] = (
+            "the check wants accuracy > 0.83 on two standardised blob features; "
+            "this instance's encoders (RBMs of 2-3 binary units, 2 epochs) keep "
+            "too little of each feature for that. The passthrough instance passes "
+            "it, and tests/test_fusion.py measures the DBN + shared RBM path"
+        )
     return expected
 
 
