@@ -261,3 +261,15 @@ def test_music_video_label_is_learnable_but_not_from_one_segment():
 def test_music_video_bad_parameters_are_named(params, match):
     with pytest.raises(ValueError, match=match):
         make_music_video_features(**params)
+
+
+def test_get_data_home_precedence(tmp_path, monkeypatch):
+    from skmv.datasets._home import get_data_home
+
+    monkeypatch.setenv("SKMV_DATA", str(tmp_path / "from_env"))
+    assert get_data_home() == tmp_path / "from_env"
+    assert (tmp_path / "from_env").is_dir()
+    assert get_data_home(tmp_path / "given" / "deep") == tmp_path / "given" / "deep"
+    monkeypatch.delenv("SKMV_DATA")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert get_data_home() == tmp_path / "home" / "skmv_data"

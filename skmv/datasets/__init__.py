@@ -2,9 +2,13 @@
 
 ``make_*`` functions generate data from a seed; nothing is downloaded.
 :func:`write_media` encodes real media files (H.264/AAC and others, through
-PyAV) from frames and samples, which the content generators make.
+PyAV) from frames and samples, which the content generators make;
+:func:`make_music_videos` writes a whole corpus of music videos with it.
+:func:`get_data_home` is where generated corpora and caches live.
 """
 
+from ._corpus import make_music_videos
+from ._home import get_data_home
 from ._media import (
     clicks,
     colour_ramp,
@@ -22,7 +26,9 @@ __all__ = [
     "colour_ramp",
     "counter_frames",
     "flash_frames",
+    "get_data_home",
     "make_music_video_features",
+    "make_music_videos",
     "make_paired_modalities",
     "moving_bars",
     "read_counter",
