@@ -617,3 +617,39 @@ def test_isolated_calls_resolve_relative_paths_where_the_caller_is(
     assert call_isolated(os.path.exists, "here.txt", path="here.txt") is False
     monkeypatch.chdir(second)
     assert call_isolated(os.path.exists, "here.txt", path="here.txt") is True
+
+
+def test_a_script_without_main_guard_runs_once(tmp_path):
+    """The worker never imports the caller's __main__: a plain script that
+    featurizes (no ``if __name__ == "__main__":``) runs its top level once."""
+    import subprocess
+
+    log = tmp_path / "runs.txt"
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from skmv.io import call_isolated\n"
+        f"with open({str(log)!r}, 'a') as f:\n"
+        "    f.write('run\\n')\n"
+        "print(call_isolated(divmod, 7, 2, path='x'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(3, 1)"
+    assert log.read_text() == "run\n"
+
+
+def _isolated_divmod(a):
+    from skmv.io import call_isolated
+
+    return call_isolated(divmod, a, 2, path="x")
+
+
+def test_call_isolated_from_a_multiprocessing_pool_worker():
+    # Pool workers are daemonic processes; skmv's worker is not their child
+    # in multiprocessing's sense, so they can use it.
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        assert pool.map(_isolated_divmod, [7, 9]) == [(3, 1), (4, 1)]

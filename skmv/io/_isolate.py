@@ -3,23 +3,27 @@ a corrupt file) or a hang becomes a MediaError for one file, not the end of
 the run.
 
 Each thread of each process keeps one worker process and sends it calls one at
-a time: a call costs a round trip through a pipe, not a process start. A
+a time: a call costs a round trip through a socket, not a process start. A
 worker that crashes or times out is discarded, and the next call starts a new
-one. Workers come from a forkserver (spawn where there is none): forking a
-process whose BLAS or OpenCV threads are running is unsafe.
+one. Workers are fresh interpreters (``python -c``), not forks: forking a
+process whose BLAS or OpenCV threads are running is unsafe, and unlike
+multiprocessing's spawn and forkserver they never import the caller's
+``__main__``, so a script needs no ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
 
 import atexit
-import multiprocessing
-import multiprocessing.util  # registers its exit handler before ours
 import os
 import pickle
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import traceback
 import weakref
+from multiprocessing.connection import Connection
 
 try:
     import cloudpickle
@@ -30,28 +34,22 @@ from ..exceptions import MediaError
 
 __all__ = ["call_isolated"]
 
-# Modules the forkserver imports once, so that a new worker starts warm.
+# Modules a new worker imports before it says it is ready.
 _PRELOAD = ["skmv.io", "av", "numpy", "soundfile"]
 # Seconds to wait for a new worker to be ready, and for one to exit.
 _START_TIMEOUT = 120.0
 _EXIT_TIMEOUT = 5.0
+# Where this skmv is imported from, put first on the worker's path, so that
+# the worker runs this very copy even from a source tree that is not
+# installed.
+_SKMV_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
+_BOOT = "import sys; from skmv.io._isolate import _main; _main(int(sys.argv[1]))"
 
 _local = threading.local()
 _workers = set()
 _lock = threading.Lock()
-_context = None
-
-
-def _get_context():
-    global _context
-    with _lock:
-        if _context is None:
-            if "forkserver" in multiprocessing.get_all_start_methods():
-                _context = multiprocessing.get_context("forkserver")
-                _context.set_forkserver_preload(_PRELOAD)
-            else:
-                _context = multiprocessing.get_context("spawn")
-        return _context
 
 
 class _RemoteTraceback(Exception):
@@ -63,6 +61,18 @@ class _RemoteTraceback(Exception):
 
     def __str__(self):
         return f'\n"""\n{self.text}"""'
+
+
+def _main(fd):
+    """Entry point of a worker process: preload, then serve on socket ``fd``."""
+    import importlib
+
+    for name in _PRELOAD:
+        importlib.import_module(name)
+    try:
+        _serve(Connection(fd))
+    except KeyboardInterrupt:
+        pass
 
 
 def _serve(conn):
@@ -96,33 +106,46 @@ def _serve(conn):
 
 class _Worker:
     def __init__(self):
-        context = _get_context()
-        self.conn, child_conn = context.Pipe()
-        # Daemonic: processes that end through multiprocessing's own exit
-        # (joblib's loky workers, say) terminate it rather than wait for it.
-        self.process = context.Process(
-            target=_serve, args=(child_conn,), name="skmv-io-worker", daemon=True
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [_SKMV_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         )
         try:
-            self.process.start()
-        except AssertionError as exc:  # "daemonic processes are not allowed..."
-            raise RuntimeError(
-                "skmv.io.call_isolated cannot start its worker from a daemonic "
-                "process (a multiprocessing.Pool worker); use joblib's default "
-                "backend, or call the function directly."
-            ) from exc
-        child_conn.close()
+            # A session of its own: a Ctrl-C in the terminal reaches the
+            # caller, which discards the worker, not the worker mid-call.
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
         self.owner = os.getpid()
-        if not self.conn.poll(_START_TIMEOUT) or self.conn.recv_bytes() != b"ready":
+        try:
+            ready = (
+                self.conn.poll(_START_TIMEOUT) and self.conn.recv_bytes() == b"ready"
+            )
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
             self.kill()
             raise RuntimeError(
                 f"skmv.io: the worker process did not start within "
-                f"{_START_TIMEOUT:g} s (exit code {self.process.exitcode})"
+                f"{_START_TIMEOUT:g} s (exit code {self.process.returncode})"
             )
 
+    def _wait(self, timeout):
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def exit_reason(self):
-        self.process.join(_EXIT_TIMEOUT)
-        code = self.process.exitcode
+        code = self._wait(_EXIT_TIMEOUT)
         if code is None:
             self.kill()
             return "decoder process stopped answering"
@@ -135,18 +158,17 @@ class _Worker:
         return f"decoder process exited with code {code}"
 
     def kill(self):
-        if self.process.is_alive():
+        if self.process.poll() is None:
             self.process.kill()
-        self.process.join(_EXIT_TIMEOUT)
+        self._wait(_EXIT_TIMEOUT)
         self.conn.close()
 
     def stop(self):
         # Hang up: the worker's loop ends on EOF.
         self.conn.close()
-        self.process.join(_EXIT_TIMEOUT)
-        if self.process.is_alive():
+        if self._wait(_EXIT_TIMEOUT) is None:
             self.process.kill()
-            self.process.join(_EXIT_TIMEOUT)
+            self._wait(_EXIT_TIMEOUT)
 
 
 def _get_worker():
@@ -176,8 +198,6 @@ def _discard_worker(worker, kill=True):
 
 @atexit.register
 def _stop_workers():
-    # Runs before multiprocessing's exit handler (registered earlier, on
-    # import of multiprocessing.util), which would wait for them forever.
     with _lock:
         workers = [w for w in _workers if w.owner == os.getpid()]
         _workers.clear()
@@ -194,21 +214,20 @@ def call_isolated(func, *args, path, timeout=None, **kwargs):
     ``func`` come back as themselves, with the worker's traceback as their
     cause.
 
-    The worker is started on the first call (from a forkserver that has
-    imported skmv.io, PyAV, NumPy and soundfile, about a second), then kept
-    for later calls of the same thread: a call then costs a round trip
-    through a pipe plus pickling ``args`` and the result. A worker that
-    crashed or timed out is replaced on the next call.
+    The worker is started on the first call (a fresh interpreter that
+    imports skmv.io, PyAV, NumPy and soundfile, well under a second), then
+    kept for later calls of the same thread: a call then costs a round trip
+    through a socket plus pickling ``args`` and the result. A worker that
+    crashed or timed out is replaced on the next call. The worker never
+    imports the caller's ``__main__``: scripts need no ``if __name__ ==
+    "__main__":`` guard.
 
     Parameters
     ----------
     func : callable
         What to run. Functions defined in ``__main__``, lambdas and closures
         are pickled by value (cloudpickle); others by reference, so their
-        module must be importable in the worker. As with
-        :mod:`multiprocessing`, scripts must guard their top level with
-        ``if __name__ == "__main__":``. The worker is a daemonic process: ``func``
-        cannot start processes of its own.
+        module must be importable in the worker.
     *args, **kwargs
         Arguments of ``func``; they and its result must pickle.
     path : str or os.PathLike
