@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
-# Tests are small; two workers match the two cores CI has.
-PYTEST_ARGS ?= -n 2
+# Tests are small; two workers match the two cores CI has. Tests in one
+# xdist_group run on one worker (the examples that share a generated corpus).
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: demo test lint bench clean
 
@@ -41,4 +42,4 @@ bench: $(STAMP_DEMO)
 	$(PY) benchmarks/bench_rbm.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .skmv_data

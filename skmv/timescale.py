@@ -950,6 +950,11 @@ class MultiTimescaleFusionClassifier(ClassifierMixin, TransformerMixin, BaseEsti
                 f"({time.perf_counter() - start:.1f} s)"
             )
         windows = self._encoded_windows(encoded, n_windows)
+        # The encoded blocks, for the concatenators and the shared models.
+        self._encoded_blocks, start = [], 0
+        for (name, _, _), block in zip(self.encoders_, encoded):
+            self._encoded_blocks.append((name, slice(start, start + block.shape[1])))
+            start += block.shape[1]
 
         # 2. One shared model and one level estimator per scale; the levels'
         # out-of-fold predictions make the fusion's training set.
@@ -997,13 +1002,8 @@ class MultiTimescaleFusionClassifier(ClassifierMixin, TransformerMixin, BaseEsti
         return self
 
     def _encoded_windows(self, encoded, n_windows):
-        """Encoded segment blocks -> encoded window rows and their blocks."""
+        """Encoded segment blocks -> encoded window rows."""
         E = np.concatenate(encoded, axis=1) if len(encoded) > 1 else encoded[0]
-        self._encoded_blocks = []
-        start = 0
-        for (name, _, _), block in zip(self.encoders_, encoded):
-            self._encoded_blocks.append((name, slice(start, start + block.shape[1])))
-            start += block.shape[1]
         return E.reshape(n_windows, self.n_segments * E.shape[1])
 
     def _fit_shared(self, k, windows, rng):
@@ -1134,14 +1134,10 @@ class MultiTimescaleFusionClassifier(ClassifierMixin, TransformerMixin, BaseEsti
         return self.classes_[self._scores_to_index(self._window_scores(X))]
 
     def _window_scores(self, X):
-        method = (
-            "predict_proba"
-            if self.stack_method_ == "predict_proba"
-            else "decision_function"
-        )
-        if self.fusion == "mean":
-            return self._mean_output(X, method)
-        return getattr(self, method)(X)
+        """Probabilities of each window where there are any, else scores."""
+        if hasattr(self, "predict_proba"):
+            return self.predict_proba(X)
+        return self.decision_function(X)
 
     def _scores_to_index(self, scores):
         if scores.ndim == 1:

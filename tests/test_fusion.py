@@ -325,3 +325,20 @@ def test_make_windows_feeds_the_classifier():
     assert_array_equal(X_windows, X)
     clf = MultiTimescaleFusionClassifier(MODALITIES, shared="passthrough", cv=2)
     assert clf.fit(X_windows, y[clips]).predict(X_windows).shape == (20,)
+
+
+def test_network_fusion_over_levels_without_probabilities():
+    rng = np.random.RandomState(14)
+    X, y = contour_windows(60, rng)
+    clf = MultiTimescaleFusionClassifier(
+        MODALITIES, shared="passthrough", level_estimator=LinearSVC(), cv=3
+    ).fit(X, y)
+    assert clf.stack_method_ == "decision_function"
+    # The levels give scores, the fusion network probabilities.
+    proba = clf.predict_proba(X)
+    assert proba.shape == (60, 2)
+    segments = X.reshape(600, DV + DA)
+    groups = np.repeat(np.arange(60), 10)
+    clips, labels = clf.predict_clips(segments, groups)
+    assert_array_equal(clips, np.arange(60))
+    assert_array_equal(labels, clf.classes_[proba.argmax(axis=1)])
