@@ -5,6 +5,7 @@ After B. Xu, X. Wang and X. Tang, "Fusing Music and Video Modalities Using
 Multi-timescale Shared Representations", ACM Multimedia 2014.
 """
 
+from ._persistence import load_model, save_model
 from .baselines import CCA, CCARetriever
 from .dbn import DBNTransformer
 from .features import AudioFeaturizer, VideoFeaturizer
@@ -29,11 +30,13 @@ __all__ = [
     "CrossModalRetriever",
     "DBNTransformer",
     "GaussianBernoulliRBM",
+    "load_model",
     "make_windows",
     "MultiTimescaleFusionClassifier",
     "precision_at_n",
     "PrecisionAtNDisplay",
     "retrieval_ranks",
+    "save_model",
     "Segment",
     "segment_media",
     "SharedRBM",
