@@ -33,6 +33,7 @@ intersphinx_mapping = {
     "numpy": ("https://numpy.org/doc/stable", None),
     "sklearn": ("https://scikit-learn.org/stable", None),
     "cupy": ("https://docs.cupy.dev/en/stable", None),
+    "optuna": ("https://optuna.readthedocs.io/en/stable", None),
 }
 
 if os.environ.get("SKMV_DOCS_OFFLINE"):
