@@ -1,0 +1,1103 @@
+"""The ``skmv`` command: from media files to features, models, retrieval and
+classification.
+
+Subcommands:
+
+``skmv featurize PATHS... -o features.npz``
+    Cut media files (and the media files under folders) into segments and
+    compute their video and audio features: one row per segment.
+``skmv fit features.npz -o model.skops [--labels labels.csv]``
+    Learn a shared representation of the two modalities (per-modality deep
+    belief networks and a shared RBM) and, with labels, a multi-timescale
+    fusion classifier of 60-second windows.
+``skmv retrieve model.skops QUERY --database features.npz``
+    Query with the music (or the video) of a file's segments and list the
+    nearest segments of the other modality in a database.
+``skmv classify model.skops FILES...``
+    Label whole clips with the fitted classifier.
+``skmv demo``
+    The job behind ``make demo`` (:mod:`skmv.demo`).
+
+Exit codes: 0 success; 2 a usage error (a missing file, a file of the wrong
+kind or of another skmv version, a model for other features, labels for
+unknown clips, a model without a classifier), reported as one line starting
+``skmv: error:``; 3 the command finished but skipped some media files (listed
+on stderr with their reasons); 130 interrupted (``featurize --cache DIR``
+resumes where it stopped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import os
+import sys
+import tempfile
+import textwrap
+import warnings
+
+import numpy as np
+
+__all__ = ["main"]
+
+# Exit codes (documented in the module docstring and the user guide).
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130
+
+FEATURES_FORMAT = "skmv-features"
+MODEL_FORMAT = "skmv-model"
+FORMAT_VERSION = 1
+# Segments per classified window: the paper's 60 s of 6 s segments.
+N_SEGMENTS = 10
+# Libraries whose releases can change the feature values.
+_VERSIONED = (
+    ("skmv", "skmv"),
+    ("numpy", "numpy"),
+    ("librosa", "librosa"),
+    ("av", "av"),
+    ("opencv", "cv2"),
+    ("scikit-learn", "sklearn"),
+)
+
+
+class UsageError(Exception):
+    """A mistake of the user's: reported as one ``skmv: error:`` line, exit 2."""
+
+
+def _fail(message):
+    raise UsageError(message)
+
+
+# ----------------------------------------------------------------------------
+# Small helpers
+# ----------------------------------------------------------------------------
+
+
+def _err(message=""):
+    print(message, file=sys.stderr, flush=True)
+
+
+def _require_file(path, what):
+    if not os.path.exists(path):
+        _fail(f"{path}: no such {what}")
+    if os.path.isdir(path):
+        _fail(f"{path}: is a directory, not a {what}")
+
+
+def _require_output_dir(path):
+    """Refuse an output whose folder is missing before any work is done."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        _fail(f"{path}: cannot write there, no such directory {directory}")
+    if os.path.isdir(path):
+        _fail(f"{path}: is a directory; give a file name")
+
+
+def _write_atomic(path, write):
+    """Write ``path`` through a temporary file in the same folder, renamed
+    over it when complete: an interrupted run never leaves a truncated file
+    under the final name, and readers see the old file or the new one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
+    )
+    os.close(fd)
+    try:
+        write(tmp)
+        # mkstemp makes the file private (0600); give it the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _names_hash(names):
+    return hashlib.sha256("\n".join(map(str, names)).encode()).hexdigest()
+
+
+def _versions():
+    """``(library, version)`` of each library the feature values depend on."""
+    import importlib
+
+    versions = []
+    for label, module in _VERSIONED:
+        try:
+            version = importlib.import_module(module).__version__
+        except ImportError:  # pragma: no cover - all are dependencies of skmv
+            version = "not installed"
+        versions.append((label, str(version)))
+    return versions
+
+
+def _skmv_version():
+    from . import __version__
+
+    return __version__
+
+
+def _featurizers(n_jobs=1, cache=None):
+    from .features import AudioFeaturizer, VideoFeaturizer
+
+    # Absolute: the cache is keyed by the featurizer's parameters, so that
+    # ./cache and /abs/cache must read the same entries.
+    memory = None if cache is None else os.path.abspath(cache)
+    common = dict(n_jobs=n_jobs, memory=memory, on_error="skip")
+    return VideoFeaturizer(**common), AudioFeaturizer(**common)
+
+
+def _feature_names():
+    video, audio = _featurizers()
+    return (
+        [str(name) for name in video.get_feature_names_out()],
+        [str(name) for name in audio.get_feature_names_out()],
+    )
+
+
+def _fingerprint(n_video, n_audio, names, seconds, version):
+    return {
+        "n_video": int(n_video),
+        "n_audio": int(n_audio),
+        "feature_names_sha256": _names_hash(names),
+        "seconds": float(seconds),
+        "skmv": str(version),
+    }
+
+
+def _describe_mismatch(model_fp, data_fp):
+    """The first difference of two fingerprints, in words (None if equal)."""
+    labels = {
+        "skmv": "skmv version",
+        "n_video": "video columns",
+        "n_audio": "audio columns",
+        "seconds": "segment seconds",
+        "feature_names_sha256": "feature names",
+    }
+    for key, label in labels.items():
+        if model_fp.get(key) != data_fp.get(key):
+            if key == "feature_names_sha256":
+                return "the feature names differ"
+            return f"{label} {model_fp.get(key)} in the model, {data_fp.get(key)} here"
+    return None
+
+
+def _format_time(seconds):
+    return f"{float(seconds):.6g}"
+
+
+# ----------------------------------------------------------------------------
+# Featurizing
+# ----------------------------------------------------------------------------
+
+
+def _by_file(segments):
+    """{path: [segment, ...]} in first-seen order."""
+    files = {}
+    for segment in segments:
+        files.setdefault(segment.path, []).append(segment)
+    return files
+
+
+def _featurize_segments(
+    segments, *, n_jobs=1, cache=None, progress=True, kinds=("video", "audio")
+):
+    """Feature rows ``[video | audio]`` of ``segments``, dropping bad files.
+
+    Files go to the featurizers a batch of ``n_jobs`` at a time, so that the
+    progress bar moves as files finish while the workers stay busy; the
+    cache is per file, so batching does not change what a rerun reuses.
+    The columns of a modality not in ``kinds`` are NaN (a missing modality,
+    which the shared model's inference accepts).
+
+    Returns
+    -------
+    X : ndarray of shape (n_kept, n_video + n_audio), float32
+    kept : list of Segment
+    skipped : list of (str, str)
+        ``(path, reason)`` of the files whose segments were dropped.
+    """
+    import joblib
+    from tqdm import tqdm
+
+    from .features._batch import MediaSkipWarning
+
+    featurizers = dict(zip(("video", "audio"), _featurizers(n_jobs, cache)))
+    widths = {kind: f._n_features_out for kind, f in featurizers.items()}
+    files = list(_by_file(segments).items())
+    batch = max(1, joblib.effective_n_jobs(n_jobs))
+    blocks, kept, skipped = [], [], []
+    with tqdm(
+        total=len(segments),
+        unit="segment",
+        desc="featurizing",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    ) as bar:
+        for first in range(0, len(files), batch):
+            chunk = [seg for _, segs in files[first : first + batch] for seg in segs]
+            bad, parts = {}, {}
+            for kind in kinds:
+                # A file that failed one modality is not decoded for the other.
+                todo = [seg for seg in chunk if seg.path not in bad]
+                rows = np.empty((0, widths[kind]), np.float32)
+                if todo:
+                    with warnings.catch_warnings():
+                        # Reported together at the end, with their reasons.
+                        warnings.simplefilter("ignore", MediaSkipWarning)
+                        rows = featurizers[kind].transform(todo)
+                    for item in featurizers[kind].skipped_:
+                        bad.setdefault(item.path, item.reason)
+                parts[kind] = (todo, rows)
+            good = [seg for seg in chunk if seg.path not in bad]
+            columns = []
+            for kind, width in widths.items():
+                if kind in parts:
+                    todo, rows = parts[kind]
+                    columns.append(rows[[seg.path not in bad for seg in todo]])
+                else:
+                    columns.append(np.full((len(good), width), np.nan, np.float32))
+            blocks.append(np.hstack(columns))
+            kept.extend(good)
+            skipped.extend(bad.items())
+            bar.update(len(chunk))
+    if blocks:
+        X = np.concatenate(blocks).astype(np.float32, copy=False)
+    else:
+        X = np.empty((0, sum(widths.values())), np.float32)
+    return X, kept, skipped
+
+
+def _segment(paths, seconds, streams=("video", "audio")):
+    """segment_media with bad files skipped (and listed, not warned)."""
+    from .io import MediaWarning, segment_media
+
+    for path in paths:
+        if not os.path.exists(path):
+            _fail(f"{path}: no such file or directory")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MediaWarning)
+        segments = segment_media(
+            paths, seconds=seconds, streams=streams, on_error="skip"
+        )
+    return segments
+
+
+def _report_skipped(skipped, n_files):
+    if not skipped:
+        return
+    _err(f"skmv: skipped {len(skipped)} of {n_files} file(s):")
+    for path, reason in skipped:
+        _err(f"  {path}: {reason}")
+
+
+def _cmd_featurize(args):
+    _require_output_dir(args.output)
+    if args.seconds <= 0:
+        _fail(f"--seconds must be positive, got {args.seconds}")
+    if args.cache is not None and os.path.exists(args.cache):
+        if not os.path.isdir(args.cache):
+            _fail(f"{args.cache}: --cache must be a directory")
+    segments = _segment(args.paths, args.seconds)
+    n_files = len(_by_file(segments)) + len(segments.skipped)
+    X, kept, bad = _featurize_segments(
+        segments, n_jobs=args.n_jobs, cache=args.cache, progress=not args.quiet
+    )
+    skipped = list(segments.skipped) + bad
+    if not kept:
+        _report_skipped(skipped, n_files)
+        _fail("no segments to write: every media file was skipped")
+
+    video_names, audio_names = _feature_names()
+    versions = _versions()
+    data = {
+        "format": np.array(FEATURES_FORMAT),
+        "format_version": np.array(FORMAT_VERSION),
+        "X": X,
+        "n_video": np.array(len(video_names)),
+        "n_audio": np.array(len(audio_names)),
+        "seconds": np.array(float(args.seconds)),
+        "clips": np.array([seg.clip for seg in kept], dtype=str),
+        "paths": np.array([seg.path for seg in kept], dtype=str),
+        "start": np.array([seg.start for seg in kept], dtype=np.float64),
+        "duration": np.array([seg.duration for seg in kept], dtype=np.float64),
+        "feature_names": np.array(video_names + audio_names, dtype=str),
+        "versions": np.array(versions, dtype=str),
+        "skipped": np.array(skipped, dtype=str).reshape(-1, 2),
+    }
+
+    def write(tmp):
+        with open(tmp, "wb") as f:  # a file object: savez adds no suffix
+            np.savez(f, **data)
+
+    _write_atomic(args.output, write)
+    n_clips = len(set(data["clips"].tolist()))
+    print(
+        f"wrote {args.output}: {X.shape[0]} segments of {n_clips} clip(s), "
+        f"{len(video_names)} video + {len(audio_names)} audio features"
+    )
+    _report_skipped(skipped, n_files)
+    return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+# ----------------------------------------------------------------------------
+# Features files
+# ----------------------------------------------------------------------------
+
+_FEATURE_KEYS = (
+    "format",
+    "format_version",
+    "X",
+    "n_video",
+    "n_audio",
+    "seconds",
+    "clips",
+    "paths",
+    "start",
+    "duration",
+    "feature_names",
+    "versions",
+)
+
+
+def _load_features(path):
+    """The arrays of a features file, checked to be ours and current."""
+    from sklearn.utils import Bunch
+
+    _require_file(path, "features file")
+    not_ours = f"{path}: not a skmv features file (write one with skmv featurize)"
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if not all(key in npz.files for key in _FEATURE_KEYS):
+                _fail(not_ours)
+            data = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError) as exc:
+        # np.load raises these on a file that is no .npz (or a damaged one).
+        raise UsageError(not_ours) from exc
+    if str(data["format"]) != FEATURES_FORMAT or data["versions"].shape[1:] != (2,):
+        _fail(not_ours)
+    if int(data["format_version"]) != FORMAT_VERSION:
+        _fail(
+            f"{path}: features file format {int(data['format_version'])}, this "
+            f"skmv reads format {FORMAT_VERSION}; run skmv featurize again"
+        )
+    versions = {str(k): str(v) for k, v in data["versions"].tolist()}
+    current = _skmv_version()
+    if versions.get("skmv") != current:
+        _fail(
+            f"{path}: computed by skmv {versions.get('skmv')}, this is skmv "
+            f"{current}; feature values may differ: run skmv featurize again"
+        )
+    X = data["X"]
+    n_video, n_audio = int(data["n_video"]), int(data["n_audio"])
+    n = X.shape[0]
+    if (
+        X.ndim != 2
+        or X.shape[1] != n_video + n_audio
+        or any(data[key].shape[0] != n for key in ("clips", "paths", "start"))
+    ):
+        _fail(f"{path}: damaged features file (its arrays do not agree)")
+    names = data["feature_names"].tolist()
+    return Bunch(
+        path=path,
+        X=X,
+        n_video=n_video,
+        n_audio=n_audio,
+        seconds=float(data["seconds"]),
+        clips=data["clips"],
+        paths=data["paths"],
+        start=data["start"],
+        duration=data["duration"],
+        feature_names=names,
+        versions=versions,
+        fingerprint=_fingerprint(
+            n_video, n_audio, names, float(data["seconds"]), versions["skmv"]
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------
+# Fitting
+# ----------------------------------------------------------------------------
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
+    return value
+
+
+def _n_jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of workers, 1 or more (-1: one per core), got {text!r}"
+        )
+    return value
+
+
+def _parse_layers(text):
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected positive ints separated by commas (e.g. 256,128), got {text!r}"
+        )
+    return sizes
+
+
+def _encoder(args):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .dbn import DBNTransformer
+
+    # Standardised inside the encoder, so that reconstructions come back in
+    # the units of the features file.
+    return make_pipeline(
+        StandardScaler(),
+        DBNTransformer(
+            hidden_layer_sizes=args.hidden_layers,
+            n_iter=args.n_iter,
+            batch_size=args.batch_size,
+            verbose=int(args.verbose),
+        ),
+    )
+
+
+def _modalities(args, n_video, n_audio):
+    return [
+        ("video", _encoder(args), slice(0, n_video)),
+        ("audio", _encoder(args), slice(n_video, n_video + n_audio)),
+    ]
+
+
+def _shared_rbm(args, modalities):
+    from .shared import SharedRBM
+
+    return SharedRBM(
+        modalities,
+        n_components=args.n_components,
+        n_iter=args.n_iter,
+        batch_size=args.batch_size,
+        random_state=args.random_state,
+        verbose=int(args.verbose),
+    )
+
+
+def _read_labels(path):
+    """``{clip: label}`` from a CSV of ``clip,label`` rows (a header allowed);
+    labels are ints when they all are, else strings."""
+    _require_file(path, "labels file")
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for lineno, row in enumerate(csv.reader(f), start=1):
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != 2:
+                    _fail(
+                        f"{path}, line {lineno}: expected 'clip,label', got "
+                        f"{len(row)} field(s)"
+                    )
+                clip, label = row[0].strip(), row[1].strip()
+                if not rows and label.lower() == "label":
+                    continue  # the header
+                rows.append((clip, label, lineno))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a text CSV file ({exc.reason})") from exc
+    if not rows:
+        _fail(f"{path}: no 'clip,label' rows")
+    labels = {}
+    for clip, label, lineno in rows:
+        if clip in labels and labels[clip] != label:
+            _fail(f"{path}, line {lineno}: clip {clip} has two labels")
+        labels[clip] = label
+    try:
+        return {clip: int(label) for clip, label in labels.items()}
+    except ValueError:
+        return labels
+
+
+def _match_clips(labels, clips, labels_path, features_path):
+    """Map the labels' clip ids onto the features file's clips.
+
+    An id matches a clip written the same way, the same file by absolute
+    path, or, when no other clip shares it, the same file name.
+    """
+    unique = list(dict.fromkeys(clips.tolist()))
+    by_abs, by_name = {}, {}
+    for clip in unique:
+        by_abs.setdefault(os.path.abspath(clip), []).append(clip)
+        by_name.setdefault(os.path.basename(clip), []).append(clip)
+    matched, unknown = {}, []
+    for key, label in labels.items():
+        if key in unique:
+            found = [key]
+        else:
+            found = by_abs.get(os.path.abspath(key)) or by_name.get(
+                os.path.basename(key), []
+            )
+        if len(found) != 1:
+            unknown.append(key)
+            continue
+        matched[found[0]] = label
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (" ..." if len(unknown) > 3 else "")
+        _fail(
+            f"{labels_path}: {len(unknown)} clip(s) not in {features_path} (or "
+            f"ambiguous): {shown}"
+        )
+    return matched
+
+
+def _classifier_windows(args, data, labels):
+    """The labelled clips' windows, their labels and clips, and the folds;
+    checked before any training, so that bad labels cost no time."""
+    from .timescale import make_windows
+
+    matched = _match_clips(labels, data.clips, args.labels, data.path)
+    clips = data.clips
+    unlabelled = sorted(set(clips.tolist()) - set(matched))
+    rows = np.flatnonzero(np.isin(clips, list(matched)))
+    X_windows, window_clips = make_windows(
+        data.X[rows], clips[rows], n_segments=N_SEGMENTS
+    )
+    short = sorted(set(matched) - set(window_clips.tolist()))
+    y = np.array([matched[clip] for clip in window_clips.tolist()])
+    clip_labels = {clip: matched[clip] for clip in set(window_clips.tolist())}
+    values, counts = np.unique(list(clip_labels.values()), return_counts=True)
+    if values.size < 2 or counts.min() < 2:
+        got = ", ".join(f"{c} of label {v}" for v, c in zip(values, counts))
+        _fail(
+            f"{args.labels}: the classifier needs at least 2 clips of each of 2 "
+            f"labels long enough to fill a {N_SEGMENTS}-segment window "
+            f"({N_SEGMENTS * data.seconds:g} s); got {got or 'none'}"
+        )
+    if unlabelled:
+        _err(
+            f"skmv: warning: {len(unlabelled)} clip(s) without a label left out "
+            "of the classifier's training"
+        )
+    if short:
+        _err(
+            f"skmv: warning: {len(short)} clip(s) shorter than {N_SEGMENTS} "
+            f"segments ({N_SEGMENTS * data.seconds:g} s) left out of the "
+            f"classifier's training: {', '.join(short[:3])}"
+            + (" ..." if len(short) > 3 else "")
+        )
+    if args.verbose:
+        print(
+            f"classifier: {len(y)} windows of {len(clip_labels)} clips, "
+            + ", ".join(f"{c} clips of label {v}" for v, c in zip(values, counts))
+        )
+    # Folds of whole clips, stratified: no more folds than the rarer label
+    # has clips.
+    return X_windows, y, window_clips, int(min(5, counts.min()))
+
+
+def _fit_classifier(args, data, windows):
+    """The multi-timescale fusion classifier of the windows, fitted."""
+    from .shared import SharedRBM
+    from .timescale import MultiTimescaleFusionClassifier
+
+    X_windows, y, window_clips, cv = windows
+    classifier = MultiTimescaleFusionClassifier(
+        _modalities(args, data.n_video, data.n_audio),
+        scales=(1, 2, 5, 10),
+        n_segments=N_SEGMENTS,
+        shared=SharedRBM(
+            [],
+            n_components=args.n_components,
+            n_iter=args.n_iter,
+            batch_size=args.batch_size,
+        ),
+        cv=cv,
+        random_state=args.random_state,
+        verbose=int(args.verbose),
+    )
+    return classifier.fit(X_windows, y, groups=window_clips)
+
+
+def _cmd_fit(args):
+    from . import save_model
+
+    data = _load_features(args.features)
+    _require_output_dir(args.output)
+    if data.X.shape[0] < 2:
+        _fail(f"{args.features}: {data.X.shape[0]} segment(s); fit needs at least 2")
+    windows = None
+    if args.labels is not None:
+        windows = _classifier_windows(args, data, _read_labels(args.labels))
+    if args.verbose:
+        print(
+            f"shared model: {data.X.shape[0]} segments, {data.n_video} video + "
+            f"{data.n_audio} audio features"
+        )
+    shared = _shared_rbm(args, _modalities(args, data.n_video, data.n_audio))
+    shared.fit(data.X)
+    classifier = None
+    if windows is not None:
+        classifier = _fit_classifier(args, data, windows)
+    bundle = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "shared": shared,
+        "classifier": classifier,
+        "n_segments": N_SEGMENTS,
+        "fingerprint": data.fingerprint,
+    }
+    _write_atomic(args.output, lambda tmp: save_model(bundle, tmp))
+    what = "shared model and classifier" if classifier is not None else "shared model"
+    print(f"wrote {args.output}: {what}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------
+# Using a model
+# ----------------------------------------------------------------------------
+
+
+def _load_bundle(path):
+    from . import load_model
+
+    _require_file(path, "model file")
+    try:
+        bundle = load_model(path)
+    except ValueError as exc:
+        raise UsageError(" ".join(str(exc).split())) from exc
+    if (
+        not isinstance(bundle, dict)
+        or bundle.get("format") != MODEL_FORMAT
+        or "shared" not in bundle
+        or "fingerprint" not in bundle
+    ):
+        _fail(f"{path}: not a model written by skmv fit")
+    if bundle.get("format_version") != FORMAT_VERSION:
+        _fail(
+            f"{path}: model format {bundle.get('format_version')}, this skmv "
+            f"reads format {FORMAT_VERSION}; run skmv fit again"
+        )
+    return bundle
+
+
+def _check_model_fits_here(bundle, model_path):
+    """Refuse a model fitted on other features than this skmv computes."""
+    video_names, audio_names = _feature_names()
+    fp = bundle["fingerprint"]
+    here = _fingerprint(
+        len(video_names),
+        len(audio_names),
+        video_names + audio_names,
+        fp.get("seconds"),
+        _skmv_version(),
+    )
+    problem = _describe_mismatch(fp, here)
+    if problem:
+        _fail(
+            f"{model_path}: fitted on other features than this skmv computes "
+            f"({problem}); run skmv featurize and skmv fit again"
+        )
+
+
+def _featurize_files(paths, seconds, n_jobs, progress):
+    segments = _segment(paths, seconds)
+    n_files = len(_by_file(segments)) + len(segments.skipped)
+    X, kept, bad = _featurize_segments(segments, n_jobs=n_jobs, progress=progress)
+    return X, kept, list(segments.skipped) + bad, n_files
+
+
+def _query_segments(path, seconds, start, query):
+    """The segments of the query file: all of them, or the one at ``start``;
+    the file needs only the ``query`` modality (a song for a video, say)."""
+    from .exceptions import MediaError
+    from .io import Segment, call_isolated, probe
+
+    _require_file(path, "query file")
+    if start is None:
+        segments = _segment([path], seconds, streams=(query,))
+        if segments.skipped:
+            _fail(f"{path}: {segments.skipped[0][1]}")
+        return segments
+    try:
+        span = call_isolated(probe, path, path=path, timeout=60.0).span((query,))
+    except MediaError as exc:
+        raise UsageError(f"{path}: {exc.reason}") from exc
+    if start < 0 or start + seconds > span + 1e-6:
+        _fail(
+            f"--start {start:g}: the {query} of {path} lasts {span:.2f} s, so a "
+            f"{seconds:g} s segment starts between 0 and "
+            f"{max(span - seconds, 0):.2f}"
+        )
+    return [Segment(path, float(start), float(seconds))]
+
+
+def _cmd_retrieve(args):
+    from .retrieval import CrossModalRetriever
+
+    bundle = _load_bundle(args.model)
+    database = _load_features(args.database)
+    problem = _describe_mismatch(bundle["fingerprint"], database.fingerprint)
+    if problem:
+        _fail(
+            f"{args.model} was fitted on other features than {args.database} "
+            f"({problem})"
+        )
+    _check_model_fits_here(bundle, args.model)
+    seconds = bundle["fingerprint"]["seconds"]
+    segments = _query_segments(args.query_file, seconds, args.start, args.query)
+    X, kept, skipped = _featurize_segments(
+        segments, progress=not args.quiet, kinds=(args.query,)
+    )
+    if skipped:
+        _fail(f"{skipped[0][0]}: {skipped[0][1]}")
+    target = "video" if args.query == "audio" else "audio"
+    retriever = CrossModalRetriever(
+        bundle["shared"], args.query, target, space=args.space, prefit=True
+    ).index(database.X)
+    k = min(args.k, retriever.n_database_)
+    distances, indices = retriever.kneighbors(X, n_neighbors=k)
+    for segment, dist_row, index_row in zip(kept, distances, indices):
+        print(
+            f"{segment.path}  {_format_time(segment.start)}-"
+            f"{_format_time(segment.end)} s  ({args.query} -> {target})"
+        )
+        for distance, i in zip(dist_row, index_row):
+            start = float(database.start[i])
+            end = start + float(database.duration[i])
+            print(
+                f"  {database.paths[i]}  {_format_time(start)}-{_format_time(end)} s"
+                f"  {float(distance):.4f}"
+            )
+    return EXIT_OK
+
+
+def _cmd_classify(args):
+    bundle = _load_bundle(args.model)
+    classifier = bundle.get("classifier")
+    if classifier is None:
+        _fail(
+            f"{args.model} has no classifier: it was fitted without labels "
+            "(run skmv fit --labels labels.csv)"
+        )
+    _check_model_fits_here(bundle, args.model)
+    seconds = bundle["fingerprint"]["seconds"]
+    n_segments = int(bundle.get("n_segments", N_SEGMENTS))
+    X, kept, skipped, n_files = _featurize_files(
+        args.files, seconds, args.n_jobs, not args.quiet
+    )
+    clips = np.array([seg.clip for seg in kept], dtype=str)
+    names, counts = np.unique(clips, return_counts=True)
+    short = {str(c): int(n) for c, n in zip(names, counts) if n < n_segments}
+    for clip, n in short.items():
+        skipped.append(
+            (
+                clip,
+                f"too short to classify: {n} segment(s) of {seconds:g} s, the "
+                f"classifier reads windows of {n_segments}",
+            )
+        )
+    rows = np.flatnonzero(~np.isin(clips, list(short)))
+    if rows.size:
+        order, proba = classifier.predict_proba_clips(X[rows], clips[rows])
+        best = np.argmax(proba, axis=1)
+        for clip, j, p in zip(order.tolist(), best, proba):
+            print(f"{clip}  {classifier.classes_[j]}  {p[j]:.4f}")
+    _report_skipped(skipped, n_files)
+    if not rows.size:
+        _fail("no clip to classify: every file was skipped")
+    return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+def _cmd_demo(args):
+    from .demo import main as demo_main
+
+    return demo_main(args)
+
+
+# ----------------------------------------------------------------------------
+# The parser
+# ----------------------------------------------------------------------------
+
+_EPILOG = """\
+exit codes:
+  0    success
+  2    usage error: a missing file, a file of the wrong kind or from another
+       skmv version, a model for other features, labels for unknown clips,
+       a model without a classifier (one line on stderr: "skmv: error: ...")
+  3    done, but some media files were skipped (listed on stderr with why)
+  130  interrupted (featurize --cache DIR resumes where it stopped)
+
+Run "skmv COMMAND --help" for the options of a command.
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions filled to the width, epilogs (the exit codes) as written."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("exit codes:"):
+            return super()._fill_text(text, width, indent)
+        return textwrap.fill(
+            text, width, initial_indent=indent, subsequent_indent=indent
+        )
+
+
+def _build_parser():
+    from . import __version__
+
+    formatter = _Formatter
+    parser = argparse.ArgumentParser(
+        prog="skmv",
+        description="Fuse the music and the video of music videos: featurize "
+        "media files, fit a shared representation, retrieve across "
+        "modalities, classify clips.",
+        epilog=_EPILOG,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"skmv {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    p = commands.add_parser(
+        "featurize",
+        help="media files -> features file (.npz)",
+        description="Cut media files into segments and compute video and audio "
+        "features, one row per segment, into a .npz file. Files that cannot be "
+        "used are skipped and listed at the end (exit code 3).",
+        epilog=_EPILOG,
+        formatter_class=formatter,
+    )
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="media files and folders of them"
+    )
+    p.add_argument(
+        "-o", "--output", required=True, help="the features file to write (.npz)"
+    )
+    p.add_argument(
+        "--seconds",
+        type=float,
+        metavar="S",
+        default=6.0,
+        help="segment length in seconds (default: 6)",
+    )
+    p.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        metavar="N",
+        default=1,
+        help="files featurized in parallel; -1 uses every core (default: 1)",
+    )
+    p.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="keep each finished file's features in DIR, so that a run "
+        "interrupted and started again with the same options resumes",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_featurize)
+
+    p = commands.add_parser(
+        "fit",
+        help="features file -> model (.skops)",
+        description="Learn a shared representation of video and audio "
+        "(a standardised deep belief network per modality and a shared RBM over "
+        "them) and, with --labels, a multi-timescale fusion classifier of "
+        f"{N_SEGMENTS}-segment windows; write them to a model file.",
+        epilog=_EPILOG,
+        formatter_class=formatter,
+    )
+    p.add_argument("features", help="a features file written by skmv featurize")
+    p.add_argument("-o", "--output", required=True, help="the model file (.skops)")
+    p.add_argument(
+        "--labels",
+        metavar="CSV",
+        help="CSV of 'clip,label' rows (clip ids as in the features file, or "
+        "their file names) to also fit a classifier of whole clips",
+    )
+    p.add_argument(
+        "--hidden-layers",
+        type=_parse_layers,
+        default=(256, 128),
+        metavar="N,N",
+        help="hidden units of each modality's deep belief network (default: 256,128)",
+    )
+    p.add_argument(
+        "--n-components",
+        type=_positive_int,
+        metavar="N",
+        default=256,
+        help="units of the shared representation (default: 256)",
+    )
+    p.add_argument(
+        "--n-iter",
+        type=_positive_int,
+        metavar="N",
+        default=10,
+        help="epochs of every RBM (default: 10)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        default=100,
+        help="rows per mini-batch (default: 100)",
+    )
+    p.add_argument(
+        "--random-state",
+        type=int,
+        metavar="N",
+        default=0,
+        help="seed of everything (default: 0)",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="report every layer and epoch of the training",
+    )
+    p.set_defaults(handler=_cmd_fit)
+
+    p = commands.add_parser(
+        "retrieve",
+        help="query with one modality of a file, list the nearest segments "
+        "of the other",
+        description="Featurize the segments of QUERY_FILE and, for each, list "
+        "the k database segments whose other modality is nearest, as "
+        "'path  start-end s  distance'.",
+        epilog=_EPILOG,
+        formatter_class=formatter,
+    )
+    p.add_argument("model", help="a model written by skmv fit")
+    p.add_argument(
+        "query_file",
+        metavar="QUERY_FILE",
+        help="a media file; only the query's modality is needed",
+    )
+    p.add_argument(
+        "--database",
+        required=True,
+        metavar="NPZ",
+        help="features file of the segments to search",
+    )
+    p.add_argument(
+        "-k",
+        type=_positive_int,
+        metavar="N",
+        default=10,
+        help="matches per query segment (default: 10)",
+    )
+    p.add_argument(
+        "--query",
+        choices=("audio", "video"),
+        default="audio",
+        help="the modality of the query; the other is retrieved (default: audio)",
+    )
+    p.add_argument(
+        "--start",
+        type=float,
+        metavar="S",
+        help="query with the one segment starting at S seconds "
+        "(default: every segment of the file)",
+    )
+    p.add_argument(
+        "--space",
+        choices=("shared", "input"),
+        default="shared",
+        help="compare in the shared representation, or in the retrieved "
+        "modality's feature space with the query's reconstruction (the "
+        "paper's way) (default: shared)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_retrieve)
+
+    p = commands.add_parser(
+        "classify",
+        help="label whole clips with a model's classifier",
+        description="Featurize media files and print, for each clip, the label "
+        "the model's classifier gives it and that label's probability, as "
+        "'clip  label  probability'. Clips need at least "
+        f"{N_SEGMENTS} segments.",
+        epilog=_EPILOG,
+        formatter_class=formatter,
+    )
+    p.add_argument("model", help="a model written by skmv fit --labels")
+    p.add_argument("files", nargs="+", metavar="FILE", help="media files and folders")
+    p.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        metavar="N",
+        default=1,
+        help="files featurized in parallel (default: 1)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_classify)
+
+    commands.add_parser(
+        "demo",
+        help="learn a shared representation of generated data and print "
+        "what it buys (see skmv demo --help)",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv=None):
+    """Run the ``skmv`` command.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        The arguments after the program name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    status : int
+        The exit code: 0 success, 2 a usage error (reported on stderr as one
+        line starting ``skmv: error:``), 3 some media files were skipped,
+        130 interrupted.
+
+    Examples
+    --------
+    >>> from skmv.cli import main
+    >>> main(["featurize", "no-such-file.mp4", "-o", "features.npz"])
+    2
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "demo":
+        # The demo keeps its own options and help (python -m skmv.demo).
+        return _cmd_demo(args[1:])
+    parsed = _build_parser().parse_args(args)
+    try:
+        return parsed.handler(parsed)
+    except UsageError as exc:
+        # One line, whatever the message held.
+        _err(f"skmv: error: {' '.join(str(exc).split())}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err(
+            "\nskmv: interrupted"
+            + (
+                "; run the same command again to resume from the cache"
+                if getattr(parsed, "cache", None)
+                else ""
+            )
+        )
+        return EXIT_INTERRUPTED

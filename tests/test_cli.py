@@ -1,0 +1,586 @@
+"""Tests of the ``skmv`` command: featurize, fit, retrieve, classify, resume
+after an interruption, and one clear line for each user mistake."""
+
+import contextlib
+import io
+import os
+import re
+import subprocess
+import sys
+
+import av
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+import skmv
+import skmv.io
+from skmv import cli, load_model, save_model
+from skmv.datasets import make_music_videos
+
+# The fixtures build on each other: keep the file on one xdist worker.
+pytestmark = pytest.mark.xdist_group("cli")
+
+# 24 s clips cut into 2 s segments: 12 segments a clip, enough for one
+# 10-segment window of the classifier, and sections that change with every
+# segment (segment_seconds=2), so that each segment's music and picture share
+# causes that its neighbours do not.
+SECONDS = "2"
+N_SEGMENTS = 12
+CORPUS = dict(
+    clip_seconds=24,
+    segment_seconds=2,
+    positive_fraction=0.5,
+    size=(64, 48),
+    sr=8000,
+    random_state=0,
+)
+# Small models that still learn which music goes with which picture: over 5
+# seeds, at least half of every clip's segments find their own in the top 3
+# of the 72 (random: 3 in 72).
+FIT_OPTIONS = [
+    "--hidden-layers",
+    "64",
+    "--n-components",
+    "64",
+    "--n-iter",
+    "40",
+    "--batch-size",
+    "10",
+    "--random-state",
+    "0",
+]
+MATCH = re.compile(
+    r"^  (?P<path>.+)  (?P<start>[\d.]+)-(?P<end>[\d.]+) s  (?P<d>[\d.]+)$"
+)
+
+
+def run(*argv):
+    """``skmv argv`` in this process: (exit code, stdout, stderr).
+
+    BLAS runs on one thread: the small models' GEMMs (10-row mini-batches)
+    ran 20 to 30 times slower on two threads than on one when another
+    process held the second core of the 2-core test machine.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        threadpool_limits(1),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = cli.main([str(arg) for arg in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_one_error_line(code, err, *words):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("skmv: error: "), err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+def truncated_mkv(source, path):
+    """A Matroska copy of ``source`` cut short: its header still promises the
+    whole duration, so it passes the probe and fails while decoding."""
+    whole = str(path) + ".whole.mkv"
+    with av.open(source) as src, av.open(whole, "w") as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            dst.mux(packet)
+    with open(whole, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) * 2 // 5])
+    os.remove(whole)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("media")
+    data = make_music_videos(6, directory=root / "clips", **CORPUS)
+    bad = root / "bad.mp4"
+    bad.write_text("not a video\n")
+    data.bad = str(bad)
+    data.cut = truncated_mkv(data.paths[1], root / "cut.mkv")
+    data.root = root
+    return data
+
+
+@pytest.fixture(scope="module")
+def features(corpus):
+    path = corpus.root / "features.npz"
+    code, out, err = run(
+        "featurize", *corpus.paths, corpus.bad, corpus.cut, "-o", path, "--seconds",
+        SECONDS, "-q",
+    )  # fmt: skip
+    return path, code, out, err
+
+
+@pytest.fixture(scope="module")
+def model(corpus, features):
+    labels = corpus.root / "labels.csv"
+    rows = ["clip,label"]
+    for i, (clip, label) in enumerate(zip(corpus.paths, corpus.clip_labels)):
+        # Clip ids as in the features file, or their file names.
+        rows.append(f"{clip if i % 2 else os.path.basename(clip)},{label}")
+    labels.write_text("\n".join(rows) + "\n")
+    path = corpus.root / "model.skops"
+    code, out, err = run(
+        "fit", features[0], "-o", path, "--labels", labels, *FIT_OPTIONS
+    )
+    assert code == 0, err
+    assert "wrote" in out
+    return path
+
+
+# ----------------------------------------------------------------------------
+# Entry points and help
+# ----------------------------------------------------------------------------
+
+
+def test_python_m_skmv_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "skmv", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("featurize", "fit", "retrieve", "classify", "demo"):
+        assert command in result.stdout
+    assert "exit codes" in result.stdout and "130" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command, option",
+    [
+        ("featurize", "--cache"),
+        ("fit", "--labels"),
+        ("retrieve", "--database"),
+        ("classify", "--n-jobs"),
+    ],
+)
+def test_command_help(capsys, command, option):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: skmv {command}")
+    assert option in out
+
+
+def test_demo_is_forwarded(monkeypatch):
+    from skmv import demo
+
+    calls = []
+    monkeypatch.setattr(demo, "run", lambda *a, **k: calls.append((a, k)))
+    assert cli.main(["demo", "--n-samples", "300", "--random-state", "3"]) == 0
+    assert calls == [((300,), {"device": "auto", "random_state": 3})]
+
+
+# ----------------------------------------------------------------------------
+# featurize
+# ----------------------------------------------------------------------------
+
+
+def test_featurize_skips_bad_files_and_writes_the_rest(corpus, features):
+    path, code, out, err = features
+    assert code == 3
+    # Both bad files are named with their reasons: one fails the probe, the
+    # other (it probes fine) the decoding.
+    assert f"{corpus.bad}: not a media file" in err
+    assert f"{corpus.cut}: " in err and "truncated" in err
+    assert "skipped 2 of 8 file(s)" in err
+
+    with np.load(path, allow_pickle=False) as npz:
+        data = {key: npz[key] for key in npz.files}
+    n_rows = 6 * N_SEGMENTS
+    n_video, n_audio = int(data["n_video"]), int(data["n_audio"])
+    assert (n_video, n_audio) == (3044, 816)
+    assert data["X"].shape == (n_rows, n_video + n_audio)
+    assert data["X"].dtype == np.float32 and np.isfinite(data["X"]).all()
+    assert data["feature_names"].shape == (n_video + n_audio,)
+    assert data["feature_names"][0] == "hog_mean_0"
+    audio_names = skmv.AudioFeaturizer().get_feature_names_out()
+    assert list(data["feature_names"][n_video:]) == list(audio_names)
+    # No row of a skipped file: each good clip has its 12 segments, in order.
+    assert sorted(set(data["clips"].tolist())) == sorted(corpus.paths)
+    assert list(data["paths"]) == list(data["clips"])
+    for clip in corpus.paths:
+        starts = data["start"][data["clips"] == clip]
+        np.testing.assert_allclose(starts, np.arange(N_SEGMENTS) * 2.0)
+    np.testing.assert_allclose(data["duration"], 2.0)
+    assert float(data["seconds"]) == 2.0
+    versions = dict(data["versions"].tolist())
+    assert set(versions) == {"skmv", "numpy", "librosa", "av", "opencv", "scikit-learn"}
+    assert versions["skmv"] == skmv.__version__
+    assert versions["numpy"] == np.__version__
+    assert sorted(data["skipped"][:, 0].tolist()) == sorted([corpus.bad, corpus.cut])
+    # The features are the featurizers' own.
+    segments = skmv.segment_media(corpus.paths[:1], seconds=2.0)
+    video = skmv.VideoFeaturizer().transform(segments)
+    np.testing.assert_array_equal(data["X"][:N_SEGMENTS, :n_video], video)
+    # The write went through a temporary file that is gone.
+    assert not [name for name in os.listdir(path.parent) if name.endswith(".tmp")]
+
+
+def _counting_isolated(monkeypatch, fail_at=None):
+    """Count the featurizers' per-file computations (each runs through
+    skmv.io.call_isolated); with ``fail_at``, interrupt that call as Ctrl-C
+    would."""
+    calls = []
+    real = skmv.io.call_isolated
+
+    def isolated(*args, **kwargs):
+        calls.append(kwargs.get("path"))
+        if fail_at is not None and len(calls) == fail_at:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(skmv.io, "call_isolated", isolated)
+    return calls
+
+
+def _X(path):
+    with np.load(path, allow_pickle=False) as npz:
+        return npz["X"], npz["clips"]
+
+
+def test_interrupted_featurize_resumes_from_the_cache(
+    corpus, features, tmp_path, monkeypatch
+):
+    files, cache = corpus.paths[:3], tmp_path / "cache"
+    out_path = tmp_path / "f.npz"
+    out_path.write_bytes(b"the previous output")
+    argv = ["featurize", *files, "-o", out_path, "--seconds", SECONDS, "--cache", cache]
+
+    # Interrupted in the second file (video, then audio, file by file).
+    with monkeypatch.context() as patch:
+        calls = _counting_isolated(patch, fail_at=3)
+        code, _, err = run(*argv, "-q")
+    assert code == 130
+    assert "interrupted" in err and "resume" in err
+    assert calls == [files[0], files[0], files[1]]
+    assert out_path.read_bytes() == b"the previous output"  # untouched
+
+    # Started again: the first file comes from the cache, the others are
+    # computed, and the result is the uninterrupted run's.
+    with monkeypatch.context() as patch:
+        calls = _counting_isolated(patch)
+        code, out, err = run(*argv)
+    assert code == 0, err
+    assert calls == [files[1], files[1], files[2], files[2]]
+    assert "featurizing" in err  # the progress bar
+    X, clips = _X(out_path)
+    X_full, clips_full = _X(features[0])
+    rows = np.isin(clips_full, files)
+    assert X.tobytes() == X_full[rows].tobytes()
+    assert list(clips) == list(clips_full[rows])
+
+    # Once more: nothing is computed, the same bytes come out.
+    with monkeypatch.context() as patch:
+        calls = _counting_isolated(patch)
+        code, _, _ = run(*argv, "-q")
+    assert code == 0 and calls == []
+    assert _X(out_path)[0].tobytes() == X.tobytes()
+
+
+def test_output_is_replaced_only_when_complete(corpus, tmp_path, monkeypatch):
+    out_path = tmp_path / "f.npz"
+    out_path.write_bytes(b"the previous output")
+    real = np.savez
+
+    def savez_then_crash(file, **arrays):
+        real(file, **arrays)  # the whole file, then the power goes
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", savez_then_crash)
+    code, _, _ = run(
+        "featurize", corpus.paths[0], "-o", out_path, "-q", "--seconds", 12
+    )
+    assert code == 130
+    assert out_path.read_bytes() == b"the previous output"
+    assert os.listdir(tmp_path) == ["f.npz"]  # no temporary file left behind
+
+    monkeypatch.setattr(np, "savez", real)
+    code, _, _ = run(
+        "featurize", corpus.paths[0], "-o", out_path, "-q", "--seconds", 12
+    )
+    assert code == 0
+    assert _X(out_path)[0].shape == (2, 3044 + 816)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out_path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+
+
+# ----------------------------------------------------------------------------
+# fit, retrieve, classify
+# ----------------------------------------------------------------------------
+
+
+def test_fit_writes_a_safe_bundle(model, features):
+    bundle = load_model(model)
+    assert isinstance(bundle, dict) and bundle["format"] == "skmv-model"
+    assert isinstance(bundle["shared"], skmv.SharedRBM)
+    assert isinstance(bundle["classifier"], skmv.MultiTimescaleFusionClassifier)
+    assert list(bundle["classifier"].classes_) == [0, 1]
+    fingerprint = bundle["fingerprint"]
+    assert (fingerprint["n_video"], fingerprint["n_audio"]) == (3044, 816)
+    assert fingerprint["seconds"] == 2.0 and fingerprint["skmv"] == skmv.__version__
+    shared = bundle["shared"].transform(_X(features[0])[0])
+    assert shared.shape == (6 * N_SEGMENTS, 64)
+
+
+def _parse_retrieval(out, query=None):
+    """[(query start, [(path, start, end, distance), ...]), ...]"""
+    blocks = []
+    for line in out.splitlines():
+        match = MATCH.match(line)
+        if match:
+            blocks[-1][1].append(
+                (
+                    match["path"],
+                    float(match["start"]),
+                    float(match["end"]),
+                    float(match["d"]),
+                )
+            )
+        else:
+            assert line.endswith("  (audio -> video)"), line
+            assert query is None or line.startswith(f"{query}  "), line
+            start = float(line.rsplit("  ", 2)[1].split("-")[0])
+            blocks.append((start, []))
+    return blocks
+
+
+def test_retrieve_finds_the_query_segments_own_video(corpus, features, model):
+    query = corpus.paths[0]
+    code, out, err = run(
+        "retrieve", model, query, "--database", features[0], "-k", 3, "-q"
+    )
+    assert code == 0, err
+    blocks = _parse_retrieval(out, query=query)
+    assert [start for start, _ in blocks] == [2.0 * i for i in range(N_SEGMENTS)]
+    hits = 0
+    for start, matches in blocks:
+        assert len(matches) == 3
+        distances = [d for *_, d in matches]
+        assert distances == sorted(distances)
+        hits += any(p == query and s == start for p, s, _, _ in matches)
+    # Random ranking puts the own segment in the top 3 of 72 for 0.5 of 12.
+    assert hits >= N_SEGMENTS // 2, out
+
+    # --start: one segment, the same answer as in the full listing.
+    code, one, err = run(
+        "retrieve", model, query, "--database", features[0], "-k", 3, "-q",
+        "--start", 6,
+    )  # fmt: skip
+    assert code == 0, err
+    assert _parse_retrieval(one) == [blocks[3]]
+
+
+def test_retrieve_with_a_song_alone(corpus, features, model, tmp_path):
+    """A query file needs only the query's modality: video for a song."""
+    import soundfile
+
+    song = str(tmp_path / "song.wav")
+    soundfile.write(song, skmv.io.read_audio(corpus.paths[0], sr=8000), 8000)
+    code, out, err = run(
+        "retrieve", model, song, "--database", features[0], "-k", 3, "-q"
+    )
+    assert code == 0, err
+    blocks = _parse_retrieval(out, query=song)
+    assert len(blocks) == N_SEGMENTS
+    hits = sum(
+        any(p == corpus.paths[0] and s == start for p, s, _, _ in matches)
+        for start, matches in blocks
+    )
+    assert hits >= N_SEGMENTS // 2, out
+    # It has no video to query with.
+    code, _, err = run(
+        "retrieve", model, song, "--database", features[0], "--query", "video"
+    )
+    assert_one_error_line(code, err, song, "no video stream")
+
+
+def test_classify_prints_a_label_and_a_score_per_clip(corpus, model):
+    files = corpus.paths[:3]
+    code, out, err = run("classify", model, *files, corpus.bad, "-q")
+    assert code == 3  # bad.mp4 skipped
+    assert corpus.bad in err
+    lines = out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == files
+    for line in lines:
+        _, label, score = line.split("  ")
+        assert label in {"0", "1"}
+        assert 0.0 <= float(score) <= 1.0
+    # The score is the probability the classifier gives the printed label.
+    classifier = load_model(model)["classifier"]
+    segments = skmv.segment_media(files[:1], seconds=2.0)
+    X = np.hstack(
+        [
+            skmv.VideoFeaturizer().transform(segments),
+            skmv.AudioFeaturizer().transform(segments),
+        ]
+    )
+    _, proba = classifier.predict_proba_clips(X, segments.clips)
+    _, label, score = lines[0].split("  ")
+    assert int(label) == classifier.classes_[np.argmax(proba[0])]
+    assert float(score) == pytest.approx(proba[0].max(), abs=1e-4)
+
+
+# ----------------------------------------------------------------------------
+# User mistakes: one line, exit code 2
+# ----------------------------------------------------------------------------
+
+
+def _rewrite_features(source, target, **changes):
+    with np.load(source, allow_pickle=False) as npz:
+        data = {key: npz[key] for key in npz.files}
+    data.update(changes)
+    with open(target, "wb") as f:
+        np.savez(f, **data)
+    return target
+
+
+def test_missing_files(tmp_path, features, model):
+    missing = tmp_path / "nope.mp4"
+    code, _, err = run("featurize", missing, "-o", tmp_path / "f.npz")
+    assert_one_error_line(code, err, str(missing), "no such file")
+    assert not (tmp_path / "f.npz").exists()
+    code, _, err = run("fit", tmp_path / "nope.npz", "-o", tmp_path / "m.skops")
+    assert_one_error_line(code, err, "nope.npz", "no such features file")
+    code, _, err = run("classify", tmp_path / "nope.skops", missing)
+    assert_one_error_line(code, err, "nope.skops", "no such model file")
+    code, _, err = run("retrieve", model, missing, "--database", features[0])
+    assert_one_error_line(code, err, str(missing), "no such query file")
+    code, _, err = run("featurize", missing, "-o", tmp_path / "no" / "f.npz")
+    assert_one_error_line(code, err, "no such directory")
+
+
+def test_not_a_features_file(tmp_path, corpus, features):
+    text = tmp_path / "notes.npz"
+    text.write_text("hello\n")
+    for path in (text, corpus.paths[0]):
+        code, _, err = run("fit", path, "-o", tmp_path / "m.skops")
+        assert_one_error_line(code, err, str(path), "not a skmv features file")
+    other = tmp_path / "other.npz"
+    np.savez(other, X=np.zeros((3, 2)))
+    code, _, err = run("fit", other, "-o", tmp_path / "m.skops")
+    assert_one_error_line(code, err, "not a skmv features file")
+
+
+def test_features_from_another_skmv_version(tmp_path, features):
+    with np.load(features[0], allow_pickle=False) as npz:
+        versions = npz["versions"].copy()
+    versions[versions[:, 0] == "skmv", 1] = "0.0.1"
+    old = _rewrite_features(features[0], tmp_path / "old.npz", versions=versions)
+    code, _, err = run("fit", old, "-o", tmp_path / "m.skops")
+    assert_one_error_line(code, err, "skmv 0.0.1", "featurize again")
+    assert not (tmp_path / "m.skops").exists()
+
+
+def test_model_for_other_features(tmp_path, corpus, features, model):
+    with np.load(features[0], allow_pickle=False) as npz:
+        names = npz["feature_names"].copy()
+    names[0] = "something_else"
+    other = _rewrite_features(features[0], tmp_path / "o.npz", feature_names=names)
+    code, _, err = run("retrieve", model, corpus.paths[0], "--database", other)
+    assert_one_error_line(code, err, "fitted on other features", "feature names")
+    other = _rewrite_features(features[0], tmp_path / "s.npz", seconds=np.array(6.0))
+    code, _, err = run("retrieve", model, corpus.paths[0], "--database", other)
+    assert_one_error_line(code, err, "segment seconds")
+    # A model whose fingerprint is not what this skmv computes.
+    bundle = load_model(model)
+    bundle["fingerprint"] = dict(bundle["fingerprint"], n_video=10)
+    save_model(bundle, tmp_path / "other.skops")
+    code, _, err = run("classify", tmp_path / "other.skops", corpus.paths[0])
+    assert_one_error_line(code, err, "other features", "video columns")
+
+
+def test_labels_for_unknown_clips(tmp_path, features):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("clip,label\nnot_in_there.mp4,1\n")
+    code, _, err = run(
+        "fit", features[0], "-o", tmp_path / "m.skops", "--labels", labels
+    )
+    assert_one_error_line(code, err, "not_in_there.mp4", "not in")
+
+
+def test_labels_of_one_class(tmp_path, corpus, features):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("".join(f"{path},1\n" for path in corpus.paths))
+    code, _, err = run(
+        "fit", features[0], "-o", tmp_path / "m.skops", "--labels", labels
+    )
+    assert_one_error_line(
+        code, err, "at least 2 clips of each of 2 labels", "6 of label 1"
+    )
+
+
+def test_short_and_unlabelled_clips_are_left_out_of_the_classifier(
+    tmp_path, corpus, features, monkeypatch
+):
+    with np.load(features[0], allow_pickle=False) as npz:
+        data = {key: npz[key] for key in npz.files}
+    # The last clip keeps 4 of its 12 segments: too short for a window.
+    keep = (data["clips"] != corpus.paths[5]) | (data["start"] < 8)
+    for key in ("X", "clips", "paths", "start", "duration"):
+        data[key] = data[key][keep]
+    short = tmp_path / "short.npz"
+    with open(short, "wb") as f:
+        np.savez(f, **data)
+    labels = tmp_path / "labels.csv"  # the first clip has none
+    labels.write_text(
+        "".join(f"{p},{y}\n" for p, y in zip(corpus.paths[1:], corpus.clip_labels[1:]))
+    )
+    fitted = []
+    monkeypatch.setattr(cli, "_fit_classifier", lambda args, d, w: fitted.append(w))
+    code, _, err = run(
+        "fit", short, "-o", tmp_path / "m.skops", "--labels", labels,
+        "--hidden-layers", "8", "--n-components", "4", "--n-iter", "1",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "1 clip(s) without a label left out" in err
+    assert "1 clip(s) shorter than 10 segments (20 s) left out" in err
+    assert corpus.paths[5] in err
+    [(X_windows, y, clips, cv)] = fitted
+    assert list(clips) == corpus.paths[1:5]
+    assert list(y) == list(corpus.clip_labels[1:5])
+    assert X_windows.shape == (4, 10 * (3044 + 816))
+    assert cv == 2  # two clips of each label
+
+
+def test_model_without_classifier(tmp_path, corpus, model):
+    bundle = load_model(model)
+    bundle["classifier"] = None
+    save_model(bundle, tmp_path / "plain.skops")
+    code, _, err = run("classify", tmp_path / "plain.skops", corpus.paths[0])
+    assert_one_error_line(code, err, "has no classifier", "--labels")
+
+
+def test_not_a_model_file(tmp_path, corpus, features):
+    code, _, err = run("classify", features[0], corpus.paths[0])
+    assert_one_error_line(code, err, str(features[0]))
+
+
+def test_start_outside_the_query_file(corpus, features, model):
+    code, _, err = run(
+        "retrieve", model, corpus.paths[0], "--database", features[0], "--start", 23
+    )
+    assert_one_error_line(code, err, "--start 23", "lasts 24.00 s")
+
+
+def test_real_bugs_still_raise(monkeypatch, corpus, tmp_path):
+    def broken(self, X):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(skmv.VideoFeaturizer, "transform", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["featurize", corpus.paths[0], "-o", str(tmp_path / "f.npz"), "-q"])
