@@ -136,6 +136,16 @@ def test_interrupted_run_resumes_from_the_cache(segments, tmp_path, monkeypatch)
     assert done == files[-1:], "only the unfinished file is computed again"
     assert_array_equal(rows, reference)
 
+    # Options that do not change the features do not change the cache key:
+    # a run with another error policy and verbosity (and a cache given by
+    # its path) computes nothing.
+    done.clear()
+    rows = VideoFeaturizer(
+        **VIDEO, memory=str(tmp_path / "cache"), on_error="skip", verbose=0
+    ).transform(segments)
+    assert done == []
+    assert_array_equal(rows, reference)
+
 
 def test_a_changed_file_is_featurized_again(tmp_path):
     memory = joblib.Memory(str(tmp_path / "cache"), verbose=0)

@@ -97,6 +97,11 @@ def _file_rows_isolated(kind, featurizer, path, spans, stamp, threads):
     return _isolated(_file_rows, kind, featurizer, path, spans, threads, path=path)
 
 
+# Parameters that do not change the features, set to fixed values in the
+# cache key.
+_NOT_IN_CACHE_KEY = {"n_jobs": None, "memory": None, "verbose": 0, "on_error": "raise"}
+
+
 def featurize_segments(featurizer, segments, *, kind):
     """Feature rows of ``segments`` (a list of Segment), in their order.
 
@@ -123,8 +128,10 @@ def featurize_segments(featurizer, segments, *, kind):
     # One decoder thread per file when files run in parallel (the workers
     # fill the cores: 12% faster on two); FFmpeg's own choice otherwise.
     threads = 1 if joblib.effective_n_jobs(featurizer.n_jobs) > 1 else None
-    # The featurizer is part of the cache key through its parameters only.
-    params_only = type(featurizer)(**featurizer.get_params())
+    # The featurizer is part of the cache key through the parameters that
+    # change its features only: a run resumed with another n_jobs, cache
+    # object, verbosity or error policy finds what the first one computed.
+    params_only = type(featurizer)(**{**featurizer.get_params(), **_NOT_IN_CACHE_KEY})
     jobs = []
     for path, items in groups.items():
         spans = tuple((float(seg.start), float(seg.duration)) for _, seg in items)
