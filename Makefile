@@ -4,9 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
-# Tests are small; two workers match the two cores CI has. Tests in one
-# xdist_group run on one worker (the examples that share a generated corpus).
+# Tests are small; two workers match the two cores CI has, each with one BLAS
+# thread (two workers of two threads each on two cores slow both down). Tests
+# in one xdist_group run on one worker (the examples that share a corpus).
 PYTEST_ARGS ?= -n 2 --dist loadgroup
+TEST_ENV := SCIPY_ARRAY_API=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: demo test lint bench clean
 
@@ -33,7 +35,7 @@ demo: $(STAMP_DEMO)
 
 test: $(STAMP_TEST)
 	$(PY) -m ruff check skmv tests benchmarks examples
-	SCIPY_ARRAY_API=1 $(PY) -m pytest $(PYTEST_ARGS) skmv tests
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS) skmv tests
 
 lint: $(STAMP_TEST)
 	$(PY) -m ruff check skmv tests benchmarks examples

@@ -27,6 +27,8 @@ corpus (a few minutes on two cores); later runs read both from the cache in
 # %%
 # The corpus: 200 one-minute clips, cut into 6-second segments; one row of
 # video and audio features per segment.
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.base import clone
@@ -44,9 +46,17 @@ from skmv.io import segment_media
 from skmv.shared import SharedRBM
 from skmv.timescale import MultiTimescaleFusionClassifier, make_windows
 
+# The test suite runs every example in a quick mode: a smaller corpus.
+# SKMV_EXAMPLES_CLIPS=600 runs it on a larger one.
+N_CLIPS = 60 if os.environ.get("SKMV_EXAMPLES_QUICK") == "1" else 200
+N_CLIPS = int(os.environ.get("SKMV_EXAMPLES_CLIPS", N_CLIPS))
 home = get_data_home()
 corpus = make_music_videos(
-    200, clip_seconds=60, directory=home / "music_videos", random_state=0, n_jobs=2
+    N_CLIPS,
+    clip_seconds=60,
+    directory=home / f"music_videos_{N_CLIPS}",
+    random_state=0,
+    n_jobs=2,
 )
 segments = segment_media(corpus.paths)
 featurizer = FeatureUnion(
@@ -84,15 +94,16 @@ fusion = MultiTimescaleFusionClassifier(
     random_state=0,
 )
 # The SVM baseline: standardised initial features of both modalities, an SVM
-# per segment, its decisions averaged over the window.
+# per segment, its decisions averaged over the window. The baselines' C was
+# chosen by cross-validation on training clips, as the models' settings.
 svm_average = MultiTimescaleFusionClassifier(
     [("video", StandardScaler(), video), ("audio", StandardScaler(), audio)],
     scales=(1,),
     shared="passthrough",
-    level_estimator=SVC(),
+    level_estimator=SVC(C=0.1, class_weight="balanced"),
     fusion="mean",
 )
-unimodal = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+unimodal = make_pipeline(StandardScaler(), LogisticRegression(C=1e-3, max_iter=2000))
 
 # %%
 # Out-of-fold scores, fold by fold. The deep representations of Table 1
@@ -185,3 +196,12 @@ for ax in (ax1, ax2):
     ax.axvline(y_windows.mean(), color="gray", linestyle="--")
     ax.set_xlim(0, 1)
 fig.tight_layout()
+
+# %%
+# With 20 clips of the style, every AP is near chance and differences of a
+# few hundredths are noise. The longest scale is the best single input
+# (its rows hold a whole window, where the local cue adds up and the
+# repetition at lag 5 is inside one row), but the fusion network, trained on
+# 180 windows per fold, does not beat the plain average of the base-1
+# predictions here. The results page of the documentation reports the
+# measurements and what changes on a larger corpus.

@@ -10,7 +10,7 @@ the section playing), so the music of a segment says something about its
 video.
 
 The models learn from 150 clips. The database holds the video of every
-6-second segment of 50 other clips (500 segments); each query is the music
+6-second segment of the 50 other clips (500 segments); each query is the music
 of one of those segments, and it succeeds at N when its own video is among
 the N nearest database items. Four rankings are compared with random:
 
@@ -30,7 +30,10 @@ the cache in :func:`~skmv.datasets.get_data_home`.
 
 # %%
 # The corpus: 200 one-minute clips in 6-second segments, one row of video and
-# audio features per segment; 150 clips to learn from, 50 held out.
+# audio features per segment; 150 clips to learn from, 50 held out (a
+# quarter of each, in the quick mode).
+import os
+
 import matplotlib.pyplot as plt
 from sklearn.model_selection import GroupShuffleSplit
 from sklearn.pipeline import FeatureUnion, make_pipeline
@@ -45,9 +48,17 @@ from skmv.metrics import PrecisionAtNDisplay
 from skmv.retrieval import CrossModalRetriever
 from skmv.shared import SharedRBM
 
+# The test suite runs every example in a quick mode: a smaller corpus.
+# SKMV_EXAMPLES_CLIPS=600 runs it on a larger one.
+N_CLIPS = 60 if os.environ.get("SKMV_EXAMPLES_QUICK") == "1" else 200
+N_CLIPS = int(os.environ.get("SKMV_EXAMPLES_CLIPS", N_CLIPS))
 home = get_data_home()
 corpus = make_music_videos(
-    200, clip_seconds=60, directory=home / "music_videos", random_state=0, n_jobs=2
+    N_CLIPS,
+    clip_seconds=60,
+    directory=home / f"music_videos_{N_CLIPS}",
+    random_state=0,
+    n_jobs=2,
 )
 segments = segment_media(corpus.paths)
 featurizer = FeatureUnion(
@@ -60,7 +71,7 @@ X = featurizer.fit_transform(segments)
 n_video = featurizer.transformer_list[0][1].n_features_out_
 video, audio = slice(0, n_video), slice(n_video, X.shape[1])
 train, test = next(
-    GroupShuffleSplit(1, test_size=50, random_state=0).split(X, groups=segments.clips)
+    GroupShuffleSplit(1, test_size=0.25, random_state=0).split(X, groups=segments.clips)
 )
 X_train, X_test = X[train], X[test]
 print(f"{len(train)} training segments, a database of {len(test)} video segments")
@@ -69,7 +80,10 @@ print(f"{len(train)} training segments, a database of {len(test)} video segments
 # The models. Each modality: standardised features, then a two-layer DBN (the
 # scaler and the DBN both invert, so the shared model can reconstruct
 # features); the shared RBM over both DBNs' codes. The CCA baselines learn
-# the same DBNs (their own copies) or take the initial features.
+# the same DBNs (their own copies) or take the initial features. Every
+# model's settings (the shared RBM's size and learning rate, each CCA's
+# number of components and regularisation) were chosen with the same effort
+# on a validation split of the training clips, never on the held-out ones.
 
 
 def deep(widths):
@@ -78,7 +92,8 @@ def deep(widths):
 
 shared = SharedRBM(
     [("video", deep((256, 64)), video), ("audio", deep((128, 64)), audio)],
-    n_components=64,
+    n_components=256,
+    learning_rate=0.01,
     n_iter=30,
     random_state=0,
 ).fit(X_train)
@@ -96,13 +111,15 @@ retrievers = {
             ("video", deep((256, 64)), video),
             ("audio", deep((128, 64)), audio),
         ],
-        n_components=32,
+        n_components=8,
+        reg=0.1,
     ),
     "CCA of initial features": CCARetriever(
         "audio",
         "video",
         modalities=[("video", "passthrough", video), ("audio", "passthrough", audio)],
-        n_components=32,
+        n_components=16,
+        reg=1.0,
     ),
 }
 
@@ -121,5 +138,14 @@ print(
     f"{'random':<28s} P@1 {1 / len(test):.3f}  P@10 {10 / len(test):.3f}  "
     f"P@50 {50 / len(test):.3f}"
 )
-ax.set_title("Video retrieval from music queries (500 candidates)")
+ax.set_title(f"Video retrieval from music queries ({len(test)} candidates)")
 _ = ax.legend(loc="upper left", fontsize="small")
+
+# %%
+# Every ranking is far above random, but on this corpus CCA of the initial
+# features is far ahead (P@10 0.81 among 500, against 0.13 for the shared
+# representation compared in the shared space): music and picture here read
+# a few hidden causes through smooth maps, which a linear projection of the
+# initial features recovers with little data, while the deep codes, learnt
+# from 1,500 segments, keep less of what the modalities share. The results
+# page of the documentation reports the measurements behind this.

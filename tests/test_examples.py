@@ -39,6 +39,8 @@ def test_example_runs(path, capsys, monkeypatch):
     import matplotlib.pyplot as plt
 
     monkeypatch.setenv("SKMV_DATA", str(DATA_HOME))
+    # The examples' quick mode: smaller data, same code.
+    monkeypatch.setenv("SKMV_EXAMPLES_QUICK", "1")
     runpy.run_path(str(path), run_name="__main__")
     plt.close("all")
     assert capsys.readouterr().out.strip(), f"{path.name} printed no result"
