@@ -8,6 +8,8 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
+from .. import _backend as B
+
 __all__ = ["make_music_video_features", "make_paired_modalities"]
 
 # Spread of the class means in latent space, in units of the per-sample
@@ -106,7 +108,7 @@ def make_paired_modalities(
     for width in n_features:
         A = rng.normal(scale=1.0 / np.sqrt(n_latent), size=(n_latent, width))
         t = rng.uniform(-1.0, 1.0, size=width)
-        signal = np.tanh(z @ A + t)
+        signal = np.tanh(B.matmul(z, A, np) + t)
         blocks.append(signal + noise * rng.normal(size=(n_samples, width)))
     X = np.concatenate(blocks, axis=1).astype(np.float32)
 
@@ -310,7 +312,7 @@ def make_music_video_features(
     for name, width in zip(("video", "audio"), n_features):
         A = rng.normal(scale=1.0 / np.sqrt(n_latent), size=(n_latent, width))
         offset = rng.uniform(-1.0, 1.0, size=width)
-        signal = np.tanh(latent @ A + offset)
+        signal = np.tanh(B.matmul(latent, A, np) + offset)
         blocks.append(signal + noise * rng.normal(size=signal.shape))
         modalities.append((name, slice(start, start + width)))
         start += width

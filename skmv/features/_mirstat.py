@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
+from .. import _backend as B
+
 __all__ = ["POOLINGS", "STATISTICS", "mirstat", "pool_windows"]
 
 #: Names of the four poolings, in the order of :func:`pool_windows`' axis.
@@ -175,7 +177,9 @@ def mirstat(x, *, frame_rate, center=True):
 
     t = np.linspace(0.0, 1.0, n)
     safe_std = np.where(live, std, 1.0)
-    out[..., 2] = np.where(live, (dev @ t) / safe_std / (t @ t), 0.0)
+    out[..., 2] = np.where(
+        live, B.matmul(dev, t, np) / safe_std / B.matmul(t, t, np), 0.0
+    )
 
     r = _autocorrelation(dev if center else x)
     out[..., 3], out[..., 4] = _main_period(r, frame_rate)

@@ -40,6 +40,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_memory
 
+from .. import _backend as B
 from ._batch import featurize_segments
 
 __all__ = [
@@ -569,7 +570,7 @@ def lbp_histograms(frames, *, mapping="uniform"):
     # offsets (1.0 against 2.6 ms for 72 frames of 160x120).
     for t in range(T):
         counts[t] = cv2.calcHist([code[t]], [0], None, [256], [0, 256])[:, 0]
-    hist = counts @ matrix
+    hist = B.matmul(counts, matrix, np)
     hist /= (H - 2) * (W - 2)
     return hist
 
