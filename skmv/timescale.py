@@ -707,7 +707,8 @@ class MultiTimescaleFusionClassifier(ClassifierMixin, TransformerMixin, BaseEsti
     final_estimator_ : estimator or None
         The fitted fusion network; None with ``fusion="mean"``.
     oof_predictions_ : ndarray of shape (n_windows, n_predictions)
-        The out-of-fold prediction vectors the fusion network learnt from.
+        The out-of-fold prediction vectors the fusion network learnt from
+        (``fusion="network"`` only: averaging needs none).
 
     See Also
     --------
@@ -919,7 +920,8 @@ class MultiTimescaleFusionClassifier(ClassifierMixin, TransformerMixin, BaseEsti
         rng = (
             None if self.random_state is None else check_random_state(self.random_state)
         )
-        splits = self._splits(X, y_enc, groups)
+        # Folds for the out-of-fold predictions, which only the network needs.
+        splits = self._splits(X, y_enc, groups) if self.fusion == "network" else None
         level_template = self._level_template()
         self.stack_method_ = (
             "predict_proba"
@@ -966,40 +968,48 @@ class MultiTimescaleFusionClassifier(ClassifierMixin, TransformerMixin, BaseEsti
             per_window = self.n_segments // k
             y_rows = np.repeat(y_enc, per_window)
             estimator = _seed_unset(clone(level_template), rng)
-            rows = np.arange(n_windows * per_window).reshape(n_windows, per_window)
-            folds = parallel(
-                delayed(_fit_level_fold)(
-                    estimator,
-                    H,
-                    y_rows,
-                    rows[train].ravel(),
-                    rows[test].ravel(),
-                    self.stack_method_,
-                )
-                for train, test in splits
-            )
-            n_out = folds[0][1].shape[1]
-            predictions = np.empty((H.shape[0], n_out))
-            for test, out in folds:
-                predictions[test] = out
-            oof.append(predictions.reshape(n_windows, per_window * n_out))
+            if self.fusion == "network":
+                oof.append(self._out_of_fold(estimator, H, y_rows, splits, parallel))
             estimator.fit(H, y_rows)
             self.levels_.append(
                 Bunch(scale=k, concatenator=concat, shared=shared, estimator=estimator)
             )
             self._log(
                 f"base-{k}: {H.shape[0]} rows of {H.shape[1]} columns, "
-                f"{len(splits)} folds ({time.perf_counter() - start:.1f} s)"
+                f"{len(splits or ())} folds ({time.perf_counter() - start:.1f} s)"
             )
-        self.oof_predictions_ = np.concatenate(oof, axis=1)
 
         # 3. The fusion.
         if self.fusion == "network":
+            self.oof_predictions_ = np.concatenate(oof, axis=1)
             final = _seed_unset(clone(self._final_template()), rng)
             self.final_estimator_ = final.fit(self.oof_predictions_, y_enc)
         else:
             self.final_estimator_ = None
         return self
+
+    def _out_of_fold(self, estimator, H, y_rows, splits, parallel):
+        """A level's predictions on each window's rows by clones fitted on
+        the other folds, as (n_windows, rows per window * outputs)."""
+        n_windows = sum(len(test) for _, test in splits)
+        per_window = H.shape[0] // n_windows
+        rows = np.arange(n_windows * per_window).reshape(n_windows, per_window)
+        folds = parallel(
+            delayed(_fit_level_fold)(
+                estimator,
+                H,
+                y_rows,
+                rows[train].ravel(),
+                rows[test].ravel(),
+                self.stack_method_,
+            )
+            for train, test in splits
+        )
+        n_out = folds[0][1].shape[1]
+        predictions = np.empty((H.shape[0], n_out))
+        for test, out in folds:
+            predictions[test] = out
+        return predictions.reshape(n_windows, per_window * n_out)
 
     def _encoded_windows(self, encoded, n_windows):
         """Encoded segment blocks -> encoded window rows."""
@@ -1224,9 +1234,8 @@ class MultiTimescaleFusionClassifier(ClassifierMixin, TransformerMixin, BaseEsti
         feature_names_out : ndarray of str objects
         """
         check_is_fitted(self)
-        n_out = self.oof_predictions_.shape[1] // sum(
-            self.n_segments // level.scale for level in self.levels_
-        )
+        # One entry per row for two classes, one per class and row otherwise.
+        n_out = 1 if self.classes_.size == 2 else self.classes_.size
         names = []
         for level in self.levels_:
             for j in range(self.n_segments // level.scale):

@@ -8,6 +8,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import GridSearchCV, GroupKFold, ShuffleSplit
 from sklearn.neighbors import KNeighborsClassifier
@@ -342,3 +343,22 @@ def test_network_fusion_over_levels_without_probabilities():
     clips, labels = clf.predict_clips(segments, groups)
     assert_array_equal(clips, np.arange(60))
     assert_array_equal(labels, clf.classes_[proba.argmax(axis=1)])
+
+
+def test_mean_fusion_fits_no_out_of_fold_levels():
+    # Averaging needs no out-of-fold predictions: one level fit, no folds.
+    rng = np.random.RandomState(15)
+    X, y = contour_windows(40, rng)
+    fits = []
+
+    class Counting(LogisticRegression):
+        def fit(self, X, y):
+            fits.append(len(X))
+            return super().fit(X, y)
+
+    clf = MultiTimescaleFusionClassifier(
+        MODALITIES, fusion="mean", shared="passthrough", level_estimator=Counting()
+    ).fit(X, y)
+    assert fits == [400]
+    assert not hasattr(clf, "oof_predictions_")
+    assert clf.get_feature_names_out().shape == (10,)
