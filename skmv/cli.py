@@ -1052,8 +1052,8 @@ def _build_parser():
 
     commands.add_parser(
         "demo",
-        help="learn a shared representation of generated data and print "
-        "what it buys (see skmv demo --help)",
+        help="generate music videos, run the method and its baselines, print "
+        "the results and plot them (see skmv demo --help)",
         add_help=False,
     )
     return parser

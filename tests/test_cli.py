@@ -180,8 +180,20 @@ def test_demo_is_forwarded(monkeypatch):
 
     calls = []
     monkeypatch.setattr(demo, "run", lambda *a, **k: calls.append((a, k)))
-    assert cli.main(["demo", "--n-samples", "300", "--random-state", "3"]) == 0
-    assert calls == [((300,), {"device": "auto", "random_state": 3})]
+    assert cli.main(["demo", "--n-clips", "40", "--random-state", "3"]) == 0
+    assert calls == [
+        (
+            (40,),
+            {
+                "quick": False,
+                "cache": None,
+                "out": None,
+                "n_jobs": 2,
+                "random_state": 3,
+                "device": "auto",
+            },
+        )
+    ]
 
 
 # ----------------------------------------------------------------------------

@@ -1,21 +1,158 @@
-"""The job behind ``make demo`` runs and shows what the shared model buys."""
+"""``skmv demo``: the whole method and its baselines on a generated corpus."""
+
+import contextlib
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from skmv import demo
 
-
-def test_demo_beats_the_baselines_it_prints():
-    lines = []
-    results = demo.run(800, random_state=0, out=lines.append)
-    for given, target in (("video", "audio"), ("audio", "video")):
-        ratio = results[f"mse_{given}_to_{target}"] / results[f"mse_mean_{target}"]
-        assert ratio < 0.85, (given, target, ratio)
-        assert results[f"p@10_{given}_to_{target}"] > 0.3  # random: 0.1
-    assert results["accuracy shared representation"] > 0.5  # 4 classes
-    text = "\n".join(lines)
-    assert "P@10" in text and "predicting the mean" in text
+NUMBER = r"(\d+\.\d+)"
 
 
-def test_demo_command_line(capsys):
-    assert demo.main(["--n-samples", "400", "--random-state", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "cross-modal retrieval" in out and "total time" in out
+def _run(argv, *, block_matplotlib=False):
+    """(exit code, stdout) of ``demo.main(argv)``, run in this process."""
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
+        if block_matplotlib:
+            # A None entry makes ``import matplotlib.figure`` raise ImportError.
+            mp.setitem(sys.modules, "matplotlib.figure", None)
+        code = demo.main(argv)
+    return code, stdout.getvalue()
+
+
+def _state(cache):
+    """mtimes of the corpus files, and the feature blocks in the cache."""
+    clips = sorted(Path(cache).glob("music_videos_*/clip_*.mp4"))
+    blocks = sorted(Path(cache, "cache").rglob("output.pkl"))
+    return {p: p.stat().st_mtime_ns for p in clips}, blocks
+
+
+def _seconds(text, stage):
+    return float(re.search(rf"^  {stage}\s+{NUMBER}", text, re.M).group(1))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The quick demo twice on one cache: the second run finds the corpus and
+    its features there, and runs without matplotlib."""
+    cache = tmp_path_factory.mktemp("cache")
+    out = tmp_path_factory.mktemp("out")
+    out_again = tmp_path_factory.mktemp("out_again")
+    first = _run(["--quick", "--out", str(out), "--cache", str(cache)])
+    after_first = _state(cache)
+    second = _run(
+        ["--quick", "--out", str(out_again), "--cache", str(cache)],
+        block_matplotlib=True,
+    )
+    return {
+        "first": first,
+        "second": second,
+        "after_first": after_first,
+        "after_second": _state(cache),
+        "out": out,
+        "out_again": out_again,
+    }
+
+
+def test_prints_every_method_with_scores_in_range(runs):
+    code, text = runs["first"]
+    assert code == 0
+    for name in (*demo.RANKINGS, "random"):
+        row = re.search(rf"^  {re.escape(name)}\s+{NUMBER}\s+{NUMBER}$", text, re.M)
+        assert row, f"no P@1 / P@10 row for {name!r} in:\n{text}"
+        p1, p10 = float(row.group(1)), float(row.group(2))
+        assert 0 <= p1 <= p10 <= 1, (name, p1, p10)
+    for name in (*demo.CLASSIFIERS, "chance (share of the style)"):
+        row = re.search(rf"^  {re.escape(name)}\s+{NUMBER}$", text, re.M)
+        assert row, f"no AP row for {name!r} in:\n{text}"
+        assert 0 < float(row.group(1)) <= 1, (name, row.group(1))
+    # The quick corpus: 30 clips, 3 of the style; 8 held-out clips of 10
+    # segments are the retrieval database, so random is 1/80 and 10/80.
+    assert "30 generated one-minute music videos (3 of the style)" in text
+    assert re.search(r"^  random\s+0\.013\s+0\.125$", text, re.M)
+    assert re.search(r"^  chance \(share of the style\)\s+0\.100$", text, re.M)
+    for stage in ("corpus", "features", "retrieval", "classification", "total"):
+        assert _seconds(text, stage) >= 0
+    # The verdict names the best ranking and the better averaging it compares.
+    best = re.search(r"^Retrieval: (.+?) ranks best", text, re.M).group(1)
+    assert best in demo.RANKINGS
+    assert re.search(r"^Classification: multi-timescale fusion \(AP", text, re.M)
+
+
+def test_writes_the_plots_where_it_says(runs):
+    _, text = runs["first"]
+    listed = [Path(line.strip()) for line in text.split("Plots:\n")[1].splitlines()]
+    assert [p.name for p in listed] == [
+        "retrieval_precision_at_n.png",
+        "classification_ap.png",
+    ]
+    for path in listed:
+        assert path.parent == runs["out"]
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_second_run_reuses_corpus_and_features(runs):
+    _, first = runs["first"]
+    _, second = runs["second"]
+    clips, blocks = runs["after_first"]
+    assert len(clips) == 30 and len(blocks) == 60  # video and audio per clip
+    assert runs["after_second"] == (clips, blocks)  # nothing re-encoded or added
+    assert "(30 clips encoded, 0 reused)" in first
+    assert "(60 blocks (file x modality) computed, 0 reused)" in first
+    assert "(0 clips encoded, 30 reused)" in second
+    assert "(0 blocks (file x modality) computed, 60 reused)" in second
+    again = _seconds(second, "corpus") + _seconds(second, "features")
+    assert again < 0.5 * (_seconds(first, "corpus") + _seconds(first, "features"))
+
+
+def test_without_matplotlib_says_how_to_get_the_plots(runs):
+    code, text = runs["second"]
+    assert code == 0
+    assert "Plots skipped: matplotlib is not installed (pip install matplotlib)" in text
+    assert "Plots:" not in text
+    assert not any(runs["out_again"].iterdir())
+    # The results are computed all the same.
+    assert re.search(rf"^  multi-timescale fusion\s+{NUMBER}$", text, re.M)
+
+
+def test_too_few_clips_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        demo.main(["--n-clips", "20"])
+    assert exc.value.code == 2
+    assert "at least 26 clips" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["skmv", "demo", "--help"], [sys.executable, "-m", "skmv.demo", "--help"]],
+    ids=["skmv demo", "python -m skmv.demo"],
+)
+def test_help_from_the_command_line(command):
+    if command[0] == "skmv":
+        # The console script installed next to this interpreter.
+        command = [str(Path(sys.executable).parent / "skmv"), *command[1:]]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: skmv demo")
+    for option in (
+        "--out",
+        "--cache",
+        "--quick",
+        "--n-clips",
+        "--n-jobs",
+        "--random-state",
+        "--device",
+    ):
+        assert option in done.stdout
