@@ -1067,14 +1067,20 @@ class MultiTimescaleFusionClassifier(ClassifierMixin, TransformerMixin, BaseEsti
         ]
         return self._encoded_windows(encoded, n_windows), n_windows
 
+    @staticmethod
+    def _level_rows(level, windows):
+        """What a level's estimator sees: the encoded windows cut into its
+        base-k rows, through its shared model."""
+        R = level.concatenator.transform(windows)
+        H = R if _is_passthrough(level.shared) else level.shared.transform(R)
+        return np.asarray(B.to_numpy(H))
+
     def _prediction_vector(self, X):
         windows, n_windows = self._encode(X)
         out = []
         for level in self.levels_:
-            R = level.concatenator.transform(windows)
-            H = R if _is_passthrough(level.shared) else level.shared.transform(R)
             P = _level_output(
-                level.estimator, np.asarray(B.to_numpy(H)), self.stack_method_
+                level.estimator, self._level_rows(level, windows), self.stack_method_
             )
             out.append(P.reshape(n_windows, -1))
         return np.concatenate(out, axis=1)
@@ -1083,9 +1089,8 @@ class MultiTimescaleFusionClassifier(ClassifierMixin, TransformerMixin, BaseEsti
         """fusion="mean": the base-1 level's ``method`` averaged per window."""
         windows, n_windows = self._encode(X)
         level = self.levels_[0]
-        R = level.concatenator.transform(windows)
-        H = R if _is_passthrough(level.shared) else level.shared.transform(R)
-        out = np.asarray(getattr(level.estimator, method)(np.asarray(B.to_numpy(H))))
+        out = getattr(level.estimator, method)(self._level_rows(level, windows))
+        out = np.asarray(out)
         return out.reshape(n_windows, self.n_segments, *out.shape[1:]).mean(axis=1)
 
     @available_if(_fused_has("predict_proba"))
