@@ -4,13 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
+STAMP_DOCS := $(VENV)/.installed-docs
 # Tests are small; two workers match the two cores CI has, each with one BLAS
 # thread (two workers of two threads each on two cores slow both down). Tests
 # in one xdist_group run on one worker (the examples that share a corpus).
 PYTEST_ARGS ?= -n 2 --dist loadgroup
 TEST_ENV := SCIPY_ARRAY_API=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,17 @@ demo: $(STAMP_DEMO)
 test: $(STAMP_TEST)
 	$(PY) -m ruff check skmv tests benchmarks examples
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS) skmv tests
+
+$(STAMP_DOCS): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	$(WARM_UP)
+	touch $@
+
+# The HTML documentation in docs/_build/html; the gallery runs every example
+# (SKMV_EXAMPLES_QUICK=1 runs the corpus examples on 60 clips, and
+# SKMV_DOCS_OFFLINE=1 skips the intersphinx inventories).
+docs: $(STAMP_DOCS)
+	$(MAKE) -C docs html SPHINXBUILD=$(abspath $(VENV))/bin/sphinx-build
 
 lint: $(STAMP_TEST)
 	$(PY) -m ruff check skmv tests benchmarks examples

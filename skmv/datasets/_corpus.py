@@ -294,9 +294,13 @@ def make_music_videos(
             ``background_hue``, ``phase``, and ``notes`` (``[onset,
             duration, MIDI]`` of each lead note).
         segment_seconds : int
+            Length of a section, as given.
         sr : int
+            Audio sampling rate of the files, in Hz.
         fps : int
+            Frame rate of the files.
         size : tuple of (int, int)
+            ``(width, height)`` of the frames.
 
     Raises
     ------

@@ -1141,7 +1141,7 @@ class VideoFeaturizer(TransformerMixin, BaseEstimator):
     ----------
     n_features_out_ : int
         Columns of the output.
-    feature_names_out_ : ndarray of shape (n_features_out_,), object
+    feature_names_out_ : ndarray of shape (``n_features_out_``,), object
         Their names (``hog_mean_17``, ``flow_hist_std_3``,
         ``color_dist_mean``, ...).
     skipped_ : list of SkippedFile
