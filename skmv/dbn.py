@@ -16,7 +16,6 @@ second, fine-tuning the whole.
 
 from __future__ import annotations
 
-import math
 import time
 from numbers import Integral, Real
 
@@ -36,6 +35,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend as B
+from ._finetune import CE_CLIP, Adam
 from .base import DeviceMixin, check_same_place, validate_array, validate_code
 from .exceptions import DivergenceError
 from .rbm import BernoulliRBM, GaussianBernoulliRBM, _BaseRBM
@@ -63,11 +63,6 @@ _RESERVED = {
     "dtype": "dtype",
     "verbose": "verbose",
 }
-# Adam's constants (Kingma and Ba 2015, section 2), as in scikit-learn's MLP.
-_ADAM_BETA1, _ADAM_BETA2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
-# Probabilities are clipped this far from 0 and 1 in the cross-entropy that
-# fine-tuning reports (the gradient is exact: output minus target).
-_CE_CLIP = 1e-7
 
 
 def _unroll(rbms, ctx, dtype):
@@ -510,7 +505,7 @@ class DBNTransformer(
         if self.visible == "gaussian":
             loss = 0.5 * xp.mean(diff * diff)
         else:
-            p = xp.clip(out, _CE_CLIP, 1.0 - _CE_CLIP)
+            p = xp.clip(out, CE_CLIP, 1.0 - CE_CLIP)
             loss = -xp.mean(Xb * xp.log(p) + (1.0 - Xb) * xp.log(1.0 - p))
         # For a linear output with the squared error and for a logistic output
         # with the cross-entropy alike, d loss / d pre-activation = out - x.
@@ -539,14 +534,11 @@ class DBNTransformer(
         coefs = [xp.asarray(a, copy=True) for a in coefs]
         intercepts = [xp.asarray(a, copy=True) for a in intercepts]
         params = coefs + intercepts
-        first = [xp.zeros_like(p) for p in params]  # Adam's m
-        second = [xp.zeros_like(p) for p in params]  # Adam's v
+        adam = Adam(params, self.fine_tune_learning_rate, xp)
         work = [xp.empty_like(W) for W in coefs]
         n_samples = X.shape[0]
         n_net = len(coefs)
-        lr = float(self.fine_tune_learning_rate)
         curve = []
-        step = 0
         for epoch in range(1, self.fine_tune_n_iter + 1):
             begin = time.perf_counter()
             order = rng.permutation(n_samples) if self.shuffle else None
@@ -557,17 +549,7 @@ class DBNTransformer(
                 Xb = B.take(X, idx, xp)
                 loss, grads = self._backprop(Xb, (coefs, intercepts), xp, work)
                 total = total + loss * (stop - start)
-                step += 1
-                # Adam, with the bias corrections folded into the step size.
-                lr_t = lr * math.sqrt(1.0 - _ADAM_BETA2**step)
-                lr_t /= 1.0 - _ADAM_BETA1**step
-                for j, g in enumerate(grads):
-                    m = B.scale_(first[j], _ADAM_BETA1, xp)
-                    first[j] = m = B.add_(m, (1.0 - _ADAM_BETA1) * g, xp)
-                    v = B.scale_(second[j], _ADAM_BETA2, xp)
-                    second[j] = v = B.add_(v, (1.0 - _ADAM_BETA2) * (g * g), xp)
-                    update = (-lr_t) * m / (xp.sqrt(v) + _ADAM_EPSILON)
-                    params[j] = B.add_(params[j], update, xp)
+                params = adam.step(params, grads)
                 coefs[:], intercepts[:] = params[:n_net], params[n_net:]
             loss = B.scalar(total) / n_samples
             if not np.isfinite(loss) or not all(B.all_finite(p, xp) for p in params):

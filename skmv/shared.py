@@ -31,13 +31,16 @@ from sklearn.base import (
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import (
     Interval,
+    StrOptions,
     validate_parameter_constraints,
 )
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend as B
+from ._finetune import fine_tune as _fine_tune
 from .base import DeviceMixin, check_same_place, validate_array
+from .dbn import DBNTransformer
 from .rbm import BernoulliRBM
 
 __all__ = ["SharedRBM"]
@@ -60,7 +63,7 @@ _RBM_PARAMS = (
     "verbose",
 )
 _INFER_CONSTRAINTS = {
-    "n_gibbs": [Interval(Integral, 0, None, closed="left")],
+    "n_gibbs": [Interval(Integral, 0, None, closed="left"), None],
     "mean_field": ["boolean"],
     "tol": [Interval(Real, 0, None, closed="left")],
 }
@@ -69,6 +72,9 @@ _PASSTHROUGH = "passthrough"
 # RBM settle to within 1e-4 in a few tens of steps; 100 bounds the slow rows.
 _N_GIBBS = 100
 _TOL = 1e-4
+# A fine-tuned model is a feed-forward network: its inference is the one
+# mean-field step it was trained as (skmv._finetune).
+_N_GIBBS_FINE_TUNED = 1
 
 
 def _is_passthrough(encoder):
@@ -324,7 +330,38 @@ class SharedRBM(
     sparsity_cost : float, default=0.0
         Weight of the sparsity penalty of the shared RBM.
     shuffle : bool, default=True
-        Shuffle the rows before each epoch of the shared RBM.
+        Shuffle the rows before each epoch of the shared RBM and of
+        fine-tuning.
+    fine_tune : {"crossmodal", "contrastive"} or None, default=None
+        After greedy pre-training, train the whole network by
+        back-propagation (see Notes): ``"crossmodal"`` so that each modality
+        is reconstructed from the others alone and from all (a bimodal deep
+        autoencoder), ``"contrastive"`` so that the shared representations
+        inferred from two modalities of one row are closer, in cosine
+        similarity, than those of different rows (symmetric InfoNCE). Needs
+        every encoder to be a :class:`~skmv.dbn.DBNTransformer` or
+        ``"passthrough"``. None keeps the pre-trained model.
+    fine_tune_n_iter : int, default=50
+        Most epochs of fine-tuning.
+    fine_tune_learning_rate : float, default=1e-3
+        Step size of Adam during fine-tuning.
+    fine_tune_batch_size : int, default=128
+        Rows per mini-batch of fine-tuning; with ``"contrastive"`` the other
+        rows of a batch are each row's negatives, so larger batches make a
+        harder task.
+    fine_tune_dropout : float, default=0.0
+        Probability of dropping each encoder unit during fine-tuning.
+    temperature : float, default=0.07
+        Initial temperature of the contrastive objective (it is learned;
+        ``temperature_`` is the final one).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows from fine-tuning, stop
+        when their loss has not improved for ``n_iter_no_change`` epochs and
+        keep the weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Rows held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without improvement of the validation loss before stopping.
     random_state : int, RandomState instance or None, default=None
         Seeds the shared RBM, the sampling of ``infer(mean_field=False)``,
         and every ``random_state`` parameter of an encoder (nested ones
@@ -341,7 +378,8 @@ class SharedRBM(
     dtype : {"float32", "float64"} or None, default="float32"
         Floating type of the shared layer; None keeps the input's.
     verbose : int, default=0
-        Report each encoder's fit and the shared RBM's epochs.
+        Report each encoder's fit, the shared RBM's epochs and the loss of
+        each epoch of fine-tuning.
 
     Attributes
     ----------
@@ -359,6 +397,13 @@ class SharedRBM(
     encoding_mean_ : array of shape (n_encodings,)
         Mean training encoding, where the inference of a missing modality
         starts. ``n_encodings`` is the total width of the encodings.
+    fine_tune_loss_curve_ : list of float or None
+        Training loss of each epoch of fine-tuning; None without.
+    fine_tune_validation_curve_ : list of float or None
+        Loss of the held-out rows after each epoch, with
+        ``early_stopping``; else None.
+    temperature_ : float or None
+        The learned temperature of ``fine_tune="contrastive"``; else None.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
@@ -380,6 +425,15 @@ class SharedRBM(
     chain. Each row stops once its largest change is below ``tol``, so a
     row's result does not depend on the other rows of ``X``.
 
+    A fine-tuned model is read as a feed-forward network, and its inference
+    is the single pass it was trained as: the given modalities are encoded,
+    the missing ones stand at their mean training encoding, the shared layer
+    is computed once (``transform(X, given=...)``), and one step down gives
+    the missing encodings (``infer``, ``reconstruct``: ``n_gibbs=1`` by
+    default). The shared weights stay tied between the two directions, so
+    the model is still an RBM; its encoders' ``transform`` and
+    ``inverse_transform`` use their fine-tuned weights.
+
     ``given`` must name at least one modality: with none clamped, the
     inferred encodings would not depend on ``X``. Naming all of them is
     allowed (nothing is inferred), except in :meth:`reconstruct`, whose
@@ -392,6 +446,12 @@ class SharedRBM(
 
     N. Srivastava, R. Salakhutdinov, "Multimodal learning with deep Boltzmann
     machines", NIPS 2012.
+
+    J. Ngiam, A. Khosla, M. Kim, J. Nam, H. Lee, A. Y. Ng, "Multimodal deep
+    learning", ICML 2011.
+
+    A. van den Oord, Y. Li, O. Vinyals, "Representation learning with
+    contrastive predictive coding", arXiv:1807.03748, 2018.
 
     Examples
     --------
@@ -419,6 +479,15 @@ class SharedRBM(
     _parameter_constraints: dict = {
         "modalities": [list, tuple],
         **BernoulliRBM._parameter_constraints,
+        "fine_tune": [StrOptions({"crossmodal", "contrastive"}), None],
+        "fine_tune_n_iter": [Interval(Integral, 0, None, closed="left")],
+        "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "fine_tune_batch_size": [Interval(Integral, 2, None, closed="left")],
+        "fine_tune_dropout": [Interval(Real, 0, 1, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -436,6 +505,15 @@ class SharedRBM(
         sparsity_target=0.1,
         sparsity_cost=0.0,
         shuffle=True,
+        fine_tune=None,
+        fine_tune_n_iter=50,
+        fine_tune_learning_rate=1e-3,
+        fine_tune_batch_size=128,
+        fine_tune_dropout=0.0,
+        temperature=0.07,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
         random_state=None,
         device="auto",
         dtype="float32",
@@ -453,6 +531,15 @@ class SharedRBM(
         self.sparsity_target = sparsity_target
         self.sparsity_cost = sparsity_cost
         self.shuffle = shuffle
+        self.fine_tune = fine_tune
+        self.fine_tune_n_iter = fine_tune_n_iter
+        self.fine_tune_learning_rate = fine_tune_learning_rate
+        self.fine_tune_batch_size = fine_tune_batch_size
+        self.fine_tune_dropout = fine_tune_dropout
+        self.temperature = temperature
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
         self.device = device
         self.dtype = dtype
@@ -570,6 +657,8 @@ class SharedRBM(
         self._columns = self._resolve_columns(X)
         names = [name for name, _, _ in self.modalities]
         self._check_finite(X, names, xp, fitted=False)
+        if self.fine_tune is not None:
+            self._check_tunable()
 
         random_state = check_random_state(self.random_state)
         seeds = random_state.randint(np.iinfo(np.int32).max, size=len(names) + 1)
@@ -600,7 +689,50 @@ class SharedRBM(
         self.encoding_mean_ = xp.mean(V, axis=0)
         self.modalities_ = fitted
         self.named_modalities_ = Bunch(**{name: enc for name, enc, _ in fitted})
+        self.fine_tune_loss_curve_ = None
+        self.fine_tune_validation_curve_ = None
+        self.temperature_ = None
+        if self.fine_tune is not None:
+            # Drawn after the pre-training seeds, so that fine_tune leaves
+            # the pre-trained model as it is without.
+            seed = int(random_state.randint(np.iinfo(np.int32).max))
+            rng = B.make_rng(seed, xp, B.device_of(X))
+            begin = time.perf_counter()
+            (
+                self.fine_tune_loss_curve_,
+                self.fine_tune_validation_curve_,
+                self.temperature_,
+            ) = _fine_tune(self, X, ctx, rng)
+            if self.verbose:
+                print(
+                    f"[{type(self).__name__}] Fine-tuned ({self.fine_tune}) in "
+                    f"{len(self.fine_tune_loss_curve_)} epochs, "
+                    f"time = {time.perf_counter() - begin:.2f}s"
+                )
         return self
+
+    def _check_tunable(self):
+        """Fine-tuning back-propagates through the encoders: refuse those
+        whose network it can not read."""
+        for name, encoder, _ in self.modalities:
+            if _is_passthrough(encoder) or isinstance(encoder, DBNTransformer):
+                continue
+            raise ValueError(
+                f"fine_tune={self.fine_tune!r} back-propagates through the "
+                f"encoders, which must be DBNTransformer or 'passthrough'; "
+                f"modality {name!r} has {type(encoder).__name__}. A one-layer "
+                "DBNTransformer(hidden_layer_sizes=n) is an RBM encoder that "
+                "can be fine-tuned."
+            )
+
+    @property
+    def _fine_tuned(self):
+        return getattr(self, "fine_tune_loss_curve_", None) is not None
+
+    def _default_n_gibbs(self, n_gibbs):
+        if n_gibbs is not None:
+            return n_gibbs
+        return _N_GIBBS_FINE_TUNED if self._fine_tuned else _N_GIBBS
 
     # ------------------------------------------------------------------
     # Inference
@@ -697,7 +829,7 @@ class SharedRBM(
                 start += width
         return self._hstack(blocks, xp)
 
-    def infer(self, X, given, *, n_gibbs=_N_GIBBS, mean_field=True, tol=_TOL):
+    def infer(self, X, given, *, n_gibbs=None, mean_field=True, tol=_TOL):
         """Encodings of all modalities, the missing ones inferred from ``given``.
 
         The encodings of the ``given`` modalities are computed and clamped;
@@ -713,9 +845,10 @@ class SharedRBM(
             hold anything, NaN included.
         given : str or list of str
             Names of the modalities that are there; at least one.
-        n_gibbs : int, default=100
+        n_gibbs : int or None, default=None
             Most alternations of the chain; 0 leaves the missing encodings
-            at their training mean.
+            at their training mean. None: 100 for a pre-trained model, 1 for
+            a fine-tuned one (the single step its network was trained as).
         mean_field : bool, default=True
             Use the probabilities ``P(h = 1 | v)`` (deterministic); False
             samples ``h`` at each step, seeded from ``random_state``.
@@ -736,6 +869,7 @@ class SharedRBM(
             caller_name="infer",
         )
         X, ctx, given = self._prepare(X, given, "infer")
+        n_gibbs = self._default_n_gibbs(n_gibbs)
         V = self._infer(X, given, ctx, n_gibbs=n_gibbs, mean_field=mean_field, tol=tol)
         return ctx.give(V)
 
@@ -748,8 +882,10 @@ class SharedRBM(
         given : str, list of str or None, default=None
             None uses every modality. Otherwise the representation is
             computed from these modalities alone, the others' encodings
-            inferred first as :meth:`infer` does with its defaults; their
-            columns are not read and may hold anything, NaN included.
+            inferred first as :meth:`infer` does with its defaults (a
+            fine-tuned model leaves them at their training mean: its shared
+            layer was trained on that one pass up); their columns are not
+            read and may hold anything, NaN included.
 
         Returns
         -------
@@ -757,13 +893,12 @@ class SharedRBM(
             In the namespace of ``X``.
         """
         X, ctx, given = self._prepare(X, given, "transform")
-        V = self._infer(X, given, ctx, n_gibbs=_N_GIBBS, mean_field=True, tol=_TOL)
+        n_gibbs = 0 if self._fine_tuned else _N_GIBBS
+        V = self._infer(X, given, ctx, n_gibbs=n_gibbs, mean_field=True, tol=_TOL)
         P = self.rbm_._arrays(ctx, V.dtype)
         return ctx.give(self.rbm_._mean_hiddens(V, P, ctx.xp))
 
-    def reconstruct(
-        self, X, given, target, *, n_gibbs=_N_GIBBS, mean_field=True, tol=_TOL
-    ):
+    def reconstruct(self, X, given, target, *, n_gibbs=None, mean_field=True, tol=_TOL):
         """A missing modality in its own feature space, from the given ones.
 
         Infers the encodings as :meth:`infer` does, then decodes the target's
@@ -779,7 +914,7 @@ class SharedRBM(
             Names of the modalities that are there; at least one.
         target : str
             Name of the modality to reconstruct; must not be in ``given``.
-        n_gibbs : int, default=100
+        n_gibbs : int or None, default=None
             Most alternations of the chain (see :meth:`infer`).
         mean_field : bool, default=True
             Use probabilities (True) or samples (False) of ``h``.
@@ -810,6 +945,7 @@ class SharedRBM(
                 "that is missing."
             )
         X, ctx, given_names = self._prepare(X, given_names, "reconstruct")
+        n_gibbs = self._default_n_gibbs(n_gibbs)
         V = self._infer(
             X, given_names, ctx, n_gibbs=n_gibbs, mean_field=mean_field, tol=tol
         )

@@ -131,6 +131,25 @@ INIT_PARAMS = {
             n_iter=2,
             batch_size=10,
         ),
+        *(
+            dict(
+                modalities=[
+                    ("a", DBNTransformer((3,), n_iter=2, batch_size=10), slice(0, 1)),
+                    (
+                        "b",
+                        DBNTransformer((2,), n_iter=2, batch_size=10),
+                        slice(1, None),
+                    ),
+                ],
+                n_components=3,
+                n_iter=2,
+                batch_size=10,
+                fine_tune=objective,
+                fine_tune_n_iter=2,
+                fine_tune_batch_size=10,
+            )
+            for objective in ("crossmodal", "contrastive")
+        ),
     ],
 }
 
