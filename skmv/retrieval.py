@@ -69,6 +69,14 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         precision at ``N`` that :meth:`score` returns.
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between representations; ``"cosine"`` is ``1 - cos``.
+    standardize : bool, default=False
+        Standardise each dimension of the compared space by the database's
+        mean and standard deviation (the indexed database for
+        :meth:`kneighbors`, the target blocks of ``X`` for :meth:`score` and
+        :meth:`retrieval_ranks`) before comparing. With ``"cosine"`` this
+        centres the representations, whose cosine is otherwise dominated by
+        their common mean (shared representations are probabilities, all
+        positive).
     chunk_size : int, default=4096
         Rows per block of queries and of database items: distances are
         computed one ``chunk_size x chunk_size`` block at a time (64 MiB in
@@ -84,7 +92,11 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         when ``prefit=True``.
     database_ : array of shape (n_database, n_dims)
         The indexed items: their ``target`` features (``space="input"``) or
-        their shared representations from ``target`` alone (``"shared"``).
+        their shared representations from ``target`` alone (``"shared"``),
+        standardised with ``standardize=True``.
+    space_mean_, space_scale_ : array of shape (n_dims,) or None
+        The database's mean and standard deviation (1 where it is 0) that
+        ``standardize=True`` applies to queries and database; else None.
     n_database_ : int
         Number of indexed items.
     n_features_in_ : int
@@ -149,6 +161,7 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         "space": [StrOptions({"input", "shared"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "metric": [StrOptions({"euclidean", "cosine"})],
+        "standardize": ["boolean"],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
         "prefit": ["boolean"],
     }
@@ -162,6 +175,7 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         space="input",
         n_neighbors=10,
         metric="euclidean",
+        standardize=False,
         chunk_size=4096,
         prefit=False,
     ):
@@ -171,6 +185,7 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         self.space = space
         self.n_neighbors = n_neighbors
         self.metric = metric
+        self.standardize = standardize
         self.chunk_size = chunk_size
         self.prefit = prefit
 
@@ -253,8 +268,19 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
 
     def _index(self, X, *, reset):
         X_arr, ctx = self._validate(X, reset=reset)
-        self.database_ = self._database(X, X_arr, ctx)
+        D = self._database(X, X_arr, ctx)
+        stats = self._space_stats(D, ctx.xp)
+        self.space_mean_, self.space_scale_ = stats
+        self.database_ = _standardized(D, stats, ctx.xp)
         self.n_database_ = int(self.database_.shape[0])
+
+    def _space_stats(self, D, xp):
+        """(mean, scale) of the database ``D`` for ``standardize``, or Nones."""
+        if not self.standardize:
+            return None, None
+        mean = xp.mean(D, axis=0)
+        std = xp.std(D, axis=0)
+        return mean, xp.where(std > 0, std, xp.ones_like(std))
 
     # ------------------------------------------------------------------
     # Representations
@@ -344,7 +370,11 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         check_is_fitted(self, "database_")
         k = _check_n_neighbors(n_neighbors, self.n_neighbors, self.n_database_)
         X_arr, ctx = self._validate(X, reset=False)
-        Q = self._queries(X, ctx)
+        stats = tuple(
+            None if a is None else ctx.put(a)
+            for a in (self.space_mean_, self.space_scale_)
+        )
+        Q = _standardized(self._queries(X, ctx), stats, ctx.xp)
         D = ctx.put(self.database_)
         dist, ind = self._top_k(Q, D, k, ctx.xp)
         dist, ind = ctx.give(dist), ctx.give(ind)
@@ -370,7 +400,9 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         X_arr, ctx = self._validate(X, reset=False)
         D = self._database(X, X_arr, ctx)
-        Q = self._queries(X, ctx)
+        stats = self._space_stats(D, ctx.xp)
+        D = _standardized(D, stats, ctx.xp)
+        Q = _standardized(self._queries(X, ctx), stats, ctx.xp)
         return self._ranks(Q, D, ctx.xp)
 
     def score(self, X, y=None):
@@ -412,6 +444,14 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
 # Chunked distances, shared by the retrievers (CrossModalRetriever and
 # skmv.baselines.CCARetriever)
 # --------------------------------------------------------------------------
+
+
+def _standardized(A, stats, xp):
+    """``(A - mean) / scale`` for ``stats = (mean, scale)``; A itself for Nones."""
+    mean, scale = stats
+    if mean is None:
+        return A
+    return (A - mean) / scale
 
 
 def _prepare_rows(A, metric, xp):

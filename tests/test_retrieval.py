@@ -123,6 +123,45 @@ def test_kneighbors_equals_brute_force_over_several_chunks(data, model, space, m
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_standardize_compares_in_the_databases_standard_units(data, model, metric):
+    X_train, X_test = data
+    retriever = CrossModalRetriever(
+        model,
+        "a",
+        "b",
+        space="shared",
+        metric=metric,
+        standardize=True,
+        chunk_size=7,
+        prefit=True,
+    ).fit(X_train[:50])
+    raw = model.transform(X_train[:50], given=["b"])
+    mean, std = raw.mean(axis=0), raw.std(axis=0)
+    assert_allclose(retriever.space_mean_, mean, rtol=1e-5, atol=1e-6)
+    assert_allclose(retriever.database_, (raw - mean) / std, rtol=1e-4, atol=1e-4)
+    assert_allclose(retriever.database_.mean(axis=0), 0.0, atol=1e-4)
+
+    Q = (model.transform(X_test[:20], given=["a"]) - mean) / std
+    expected_d, _, S = _brute_force(Q, retriever.database_, 5, metric)
+    distances, indices = retriever.kneighbors(X_test[:20], n_neighbors=5)
+    assert_allclose(distances, expected_d, rtol=1e-4, atol=1e-4)
+    assert_allclose(
+        np.take_along_axis(S, indices, axis=1), expected_d, rtol=1e-4, atol=1e-4
+    )
+    # score and retrieval_ranks standardise by the target blocks of their X.
+    D = model.transform(X_test, given=["b"])
+    mean, std = D.mean(axis=0), D.std(axis=0)
+    Q = (model.transform(X_test, given=["a"]) - mean) / std
+    _, _, S = _brute_force(Q, (D - mean) / std, 1, metric)
+    assert_array_equal(retriever.retrieval_ranks(X_test), retrieval_ranks(S))
+    # Off, nothing is stored and the database is the raw representation.
+    plain = CrossModalRetriever(model, "a", "b", space="shared", prefit=True)
+    plain.fit(X_train[:50])
+    assert plain.space_mean_ is None and plain.space_scale_ is None
+    assert_allclose(plain.database_, raw, atol=1e-6)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_retrieval_ranks_match_metrics_over_several_chunks(data, model, metric):
     _, X_test = data
     retriever = CrossModalRetriever(
