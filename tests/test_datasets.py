@@ -273,3 +273,35 @@ def test_get_data_home_precedence(tmp_path, monkeypatch):
     monkeypatch.delenv("SKMV_DATA")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert get_data_home() == tmp_path / "home" / "skmv_data"
+
+
+def test_load_digit_halves_is_the_two_halves_of_each_image():
+    from sklearn.datasets import load_digits
+
+    from skmv.datasets import load_digit_halves
+
+    data = load_digit_halves(n_test=300, random_state=1)
+    assert data.X_train.shape == (1497, 64) and data.X_test.shape == (300, 64)
+    assert data.X_train.dtype == np.float32
+    X = np.vstack([data.X_train, data.X_test])
+    # Each half standardised over all images (constant pixels stay 0).
+    assert np.allclose(X.mean(axis=0), 0.0, atol=1e-5)
+    assert np.all(np.isclose(X.std(axis=0), 1.0, atol=1e-4) | (X.std(axis=0) == 0))
+    # Row i's halves come from one image: the ith test row's columns are the
+    # standardised left and right halves of that image, and its digit matches.
+    digits = load_digits()
+    order = np.random.RandomState(1).permutation(len(digits.images))
+    image = digits.images[order[-300]]
+    for half, cols in (
+        (data.X_test[0, :32], slice(0, 4)),
+        (data.X_test[0, 32:], slice(4, 8)),
+    ):
+        pixels = digits.images[:, :, cols]
+        varying = pixels.std(axis=0) > 0
+        above_mean = image[:, cols][varying] > pixels.mean(axis=0)[varying]
+        assert np.array_equal(half.reshape(8, 4)[varying] > 0, above_mean)
+    assert data.y_test[0] == digits.target[order[-300]]
+    assert data.modalities == [("left", slice(0, 32)), ("right", slice(32, 64))]
+    # Same seed, same split.
+    again = load_digit_halves(n_test=300, random_state=1)
+    assert np.array_equal(again.X_test, data.X_test)
