@@ -102,6 +102,36 @@ class _Tower:
         self.linear_output = linear_output
         self.enc = []  # indices of (W, b) pairs in the flat parameter list
         self.dec = []
+        self.prefix = None  # fixed steps of a Pipeline before the network
+
+    def block(self, X, xp):
+        """The tower's input: its columns, through the fixed prefix if any."""
+        block = B.take(X, self.columns, xp, axis=1)
+        if self.prefix is None:
+            return block
+        H = self.prefix.transform(block)
+        if not B.is_array(H):
+            H = np.asarray(H)
+        H = B.to_namespace(H, xp, B.device_of(block))
+        return H if H.dtype == block.dtype else xp.astype(H, block.dtype)
+
+
+def split_encoder(encoder):
+    """(fixed prefix or None, network or None) of a modality's encoder.
+
+    The network is a :class:`~skmv.dbn.DBNTransformer` (itself, or the last
+    step of a Pipeline whose other steps fine-tuning keeps as they are, a
+    scaler typically); None for ``"passthrough"``. Anything else is not
+    fine-tunable: (None, the encoder).
+    """
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(encoder, str):
+        return None, None
+    if isinstance(encoder, Pipeline):
+        prefix = encoder[:-1] if len(encoder.steps) > 1 else None
+        return prefix, split_encoder(encoder[-1])[1]
+    return None, encoder
 
 
 class SharedNetwork:
@@ -123,7 +153,8 @@ class SharedNetwork:
 
         self.towers = []
         for name, encoder, columns in model._iter(fitted=True):
-            if isinstance(encoder, str):
+            prefix, encoder = split_encoder(encoder)
+            if encoder is None:
                 tower = _Tower(name, columns, model.encoding_slices_[name], 0, False)
             else:
                 coefs, intercepts = encoder._network(ctx, dtype)
@@ -141,6 +172,7 @@ class SharedNetwork:
                     tower.dec = [
                         (add(coefs[i]), add(intercepts[i])) for i in range(L, 2 * L)
                     ]
+            tower.prefix = prefix
             self.towers.append(tower)
         W, c, b, _ = model.rbm_._arrays(ctx, dtype)
         self.W, self.c = add(W), add(c)
@@ -165,6 +197,7 @@ class SharedNetwork:
         for tower, (_, encoder, _) in zip(self.towers, model.modalities_):
             if tower.n_layers == 0:
                 continue
+            encoder = split_encoder(encoder)[1]
             coefs, intercepts = encoder._network(ctx, dtype)
             coefs, intercepts = list(coefs), list(intercepts)
             for i, (w, b) in enumerate(tower.enc):
@@ -423,7 +456,7 @@ def fine_tune(model, X, ctx, rng):
     xp = ctx.xp
     dtype = X.dtype
     net = SharedNetwork(model, ctx, dtype, model.fine_tune)
-    blocks_of = {t.name: B.take(X, t.columns, xp, axis=1) for t in net.towers}
+    blocks_of = {t.name: t.block(X, xp) for t in net.towers}
     n = X.shape[0]
     order = rng.permutation(n)
     if model.early_stopping:

@@ -39,6 +39,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _backend as B
 from ._finetune import fine_tune as _fine_tune
+from ._finetune import split_encoder
 from .base import DeviceMixin, check_same_place, validate_array
 from .dbn import DBNTransformer
 from .rbm import BernoulliRBM
@@ -339,8 +340,10 @@ class SharedRBM(
         autoencoder), ``"contrastive"`` so that the shared representations
         inferred from two modalities of one row are closer, in cosine
         similarity, than those of different rows (symmetric InfoNCE). Needs
-        every encoder to be a :class:`~skmv.dbn.DBNTransformer` or
-        ``"passthrough"``. None keeps the pre-trained model.
+        every encoder to be a :class:`~skmv.dbn.DBNTransformer`, a
+        :class:`~sklearn.pipeline.Pipeline` ending in one (its other steps,
+        a scaler typically, are kept as they are), or ``"passthrough"``.
+        None keeps the pre-trained model.
     fine_tune_n_iter : int, default=50
         Most epochs of fine-tuning.
     fine_tune_learning_rate : float, default=1e-3
@@ -715,12 +718,14 @@ class SharedRBM(
         """Fine-tuning back-propagates through the encoders: refuse those
         whose network it can not read."""
         for name, encoder, _ in self.modalities:
-            if _is_passthrough(encoder) or isinstance(encoder, DBNTransformer):
+            network = split_encoder(encoder)[1]
+            if network is None or isinstance(network, DBNTransformer):
                 continue
             raise ValueError(
                 f"fine_tune={self.fine_tune!r} back-propagates through the "
-                f"encoders, which must be DBNTransformer or 'passthrough'; "
-                f"modality {name!r} has {type(encoder).__name__}. A one-layer "
+                "encoders, which must be DBNTransformer, a Pipeline ending in "
+                f"one, or 'passthrough'; modality {name!r} has "
+                f"{type(network).__name__}. A one-layer "
                 "DBNTransformer(hidden_layer_sizes=n) is an RBM encoder that "
                 "can be fine-tuned."
             )

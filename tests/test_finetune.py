@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -112,26 +113,39 @@ def test_dropout_gradients_match_finite_differences():
 
 
 @pytest.mark.parametrize("objective", ["crossmodal", "contrastive"])
-def test_inference_computes_the_fine_tuned_network(objective):
+@pytest.mark.parametrize("scaled", [False, True])
+def test_inference_computes_the_fine_tuned_network(objective, scaled):
     X = _data()
-    model = _model(fine_tune=objective, fine_tune_n_iter=5).fit(X)
+    model = _model(fine_tune=objective, fine_tune_n_iter=5)
+    if scaled:  # Pipeline encoders: the scalers are kept, the DBNs tuned
+        X = X * 3.0 + 1.0
+        model.set_params(
+            modalities=[
+                (name, make_pipeline(StandardScaler(), dbn), cols)
+                for name, dbn, cols in model.modalities
+            ]
+        )
+    model.fit(X)
+    if scaled:
+        assert model.named_modalities_["a"][-1].coefs_ is not None
     ctx = B.compute_context(X, "cpu")
     net = SharedNetwork(model, ctx, np.float32, "crossmodal")  # reads the weights
     towers = {t.name: t for t in net.towers}
     encodings = {
-        name: net._encode(t, X[:, t.columns], 0.0, None)[0]
-        for name, t in towers.items()
+        name: net._encode(t, t.block(X, np), 0.0, None)[0] for name, t in towers.items()
     }
     h_a = net._up(encodings, {"a"})
     assert_allclose(model.transform(X, given=["a"]), h_a, rtol=1e-5, atol=1e-6)
     assert_allclose(model.transform(X), net._up(encodings, {"a", "b"}), atol=1e-6)
     # reconstruct = one step down from that shared layer, then b's decoder.
     expected = net._down(towers["b"], h_a)[-1]
+    if scaled:  # back to X's units through the kept scaler
+        expected = model.named_modalities_["b"][0].inverse_transform(expected)
     got = model.reconstruct(X, given=["a"], target="b")
     assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
     # The encoders' own transform and inverse_transform use the new weights.
     assert_allclose(
-        model.named_modalities_["a"].transform(X[:, :8]), encodings["a"], atol=1e-6
+        model.named_modalities_["a"].transform(X[:, :8]), encodings["a"], atol=1e-5
     )
     # Missing columns are still not read.
     X_nan = X.copy()
