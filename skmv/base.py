@@ -3,6 +3,8 @@ namespaces, and fitted arrays that move between devices and pickle as NumPy."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -166,6 +168,21 @@ class DeviceMixin:
             if key.endswith("_") or key in self._device_state:
                 state[key] = _map_arrays(value, B.to_numpy)
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # A model fitted with device="cuda" and loaded where there is no GPU
+        # would refuse every call; its arrays are NumPy already, so it
+        # computes where its input lives instead, and says so.
+        if getattr(self, "device", None) == "cuda" and not B.cupy_available():
+            warnings.warn(
+                f"This {type(self).__name__} was saved with device='cuda', and "
+                "no CUDA device is available here: it computes on the CPU "
+                "(device='auto').",
+                UserWarning,
+                stacklevel=2,
+            )
+            self.device = "auto"
 
     def to_device(self, device):
         """Move the fitted arrays to ``device`` and return self.

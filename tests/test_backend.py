@@ -139,3 +139,41 @@ def test_to_device_cpu_moves_fitted_arrays():
     assert isinstance(rbm.transform(X), np.ndarray)
     with pytest.raises(ValueError, match="device must be"):
         rbm.to_device("tpu")
+
+
+def test_model_saved_with_cuda_loads_and_predicts_without_a_gpu(monkeypatch):
+    """A model fitted with device='cuda' pickles as NumPy; where no GPU is,
+    it loads, says so, and computes on the CPU (simulated here by hiding
+    CuPy, so that the test means the same on a machine with a GPU)."""
+    import pickle
+
+    from skmv.dbn import DBNTransformer
+    from skmv.shared import SharedRBM
+
+    X = np.random.default_rng(0).random((30, 6)).astype(np.float32)
+    model = SharedRBM(
+        [
+            ("a", DBNTransformer(3, n_iter=2), slice(0, 3)),
+            ("b", "passthrough", [3, 4, 5]),
+        ],
+        n_components=2,
+        n_iter=2,
+        random_state=0,
+    ).fit(X)
+    expected = model.transform(X, given=["a"])
+    # As if fitted on a GPU: the model, its encoder and the fitted encoder.
+    model.set_params(device="cuda", a__device="cuda")
+    model.named_modalities_["a"].device = "cuda"
+    blob = pickle.dumps(model)
+    monkeypatch.setattr(B, "_import_cupy", lambda: None)
+    with pytest.warns(UserWarning, match="saved with device='cuda'") as record:
+        restored = pickle.loads(blob)
+    assert len(record) == 3  # each object says it, by its class name
+    assert sorted(str(w.message).split()[1] for w in record) == [
+        "DBNTransformer",
+        "DBNTransformer",
+        "SharedRBM",
+    ]
+    assert restored.device == "auto"
+    assert restored.named_modalities_["a"].device == "auto"
+    assert_array_equal(restored.transform(X, given=["a"]), expected)
