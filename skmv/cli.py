@@ -652,6 +652,10 @@ def _cmd_fit(args):
             f"{data.n_audio} audio features"
         )
     shared = _shared_rbm(args, _modalities(args, data.n_video, data.n_audio))
+    if args.fine_tune != "none":
+        shared.set_params(
+            fine_tune=args.fine_tune, fine_tune_n_iter=args.fine_tune_n_iter
+        )
     shared.fit(data.X)
     classifier = None
     if windows is not None:
@@ -959,6 +963,21 @@ def _build_parser():
         metavar="N",
         default=100,
         help="rows per mini-batch (default: 100)",
+    )
+    p.add_argument(
+        "--fine-tune",
+        choices=("none", "contrastive", "crossmodal"),
+        default="none",
+        help="after pre-training, train the shared model for retrieval: "
+        "'contrastive' for --space shared, 'crossmodal' for --space input "
+        "(default: none)",
+    )
+    p.add_argument(
+        "--fine-tune-n-iter",
+        type=_positive_int,
+        metavar="N",
+        default=50,
+        help="epochs of fine-tuning (default: 50)",
     )
     p.add_argument(
         "--random-state",

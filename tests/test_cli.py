@@ -349,6 +349,27 @@ def test_fit_writes_a_safe_bundle(model, features):
     assert shared.shape == (6 * N_SEGMENTS, 64)
 
 
+def test_fit_fine_tunes_the_shared_model_for_retrieval(corpus, features, tmp_path):
+    path = tmp_path / "tuned.skops"
+    code, out, err = run(
+        "fit", features[0], "-o", path, *FIT_OPTIONS, "--fine-tune", "contrastive",
+        "--fine-tune-n-iter", 3, "-v",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Fine-tuning epoch 3/3" in out
+    shared = load_model(path)["shared"]
+    assert shared.fine_tune == "contrastive"
+    assert len(shared.fine_tune_loss_curve_) == 3
+    code, out, err = run(
+        "retrieve", path, corpus.paths[0], "--database", features[0], "-k", 2, "-q"
+    )
+    assert code == 0, err
+    assert len(_parse_retrieval(out, query=corpus.paths[0])) == N_SEGMENTS
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["fit", str(features[0]), "-o", str(path), "--fine-tune", "yes"])
+    assert exit_.value.code == 2
+
+
 def _parse_retrieval(out, query=None):
     """[(query start, [(path, start, end, distance), ...]), ...]"""
     blocks = []
