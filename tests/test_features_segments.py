@@ -105,6 +105,40 @@ def test_bad_file_raises_or_is_skipped_by_name(segments, tmp_path):
     assert featurizer.skipped_[0].reason
 
 
+def test_a_hanging_decoder_becomes_that_files_error(segments, monkeypatch):
+    """A worker that runs far past real time (a decoder stuck on a broken
+    file) is stopped: the file is named, the others are featurized."""
+    import time
+
+    hanging = segments[0].path
+    real = _batch._file_rows
+
+    def stuck_on_one_file(kind, featurizer, path, spans, threads=None):
+        if path == hanging:
+            time.sleep(60)
+        return real(kind, featurizer, path, spans, threads)
+
+    monkeypatch.setattr(_batch, "_file_rows", stuck_on_one_file)
+    monkeypatch.setattr(_batch, "_TIMEOUT_ALLOWANCE", 3.0)
+    monkeypatch.setattr(_batch, "_TIMEOUT_PER_MEDIA_SECOND", 0.0)
+    assert _batch._decode_timeout([(0.0, 2.0), (2.0, 2.0)]) == 3.0
+    featurizer = AudioFeaturizer(**AUDIO, on_error="skip")
+    begin = time.perf_counter()
+    with pytest.warns(MediaSkipWarning, match="timed out"):
+        rows = featurizer.transform(segments)
+    assert time.perf_counter() - begin < 30
+    assert [s.path for s in featurizer.skipped_] == [hanging]
+    on_hanging = np.array([seg.path == hanging for seg in segments])
+    assert np.isnan(rows[on_hanging]).all() and np.isfinite(rows[~on_hanging]).all()
+
+
+def test_decode_timeout_grows_with_the_media_time():
+    short = _batch._decode_timeout([(0.0, 6.0)])
+    long = _batch._decode_timeout([(6.0 * i, 6.0) for i in range(600)])  # 1 hour
+    assert short >= 60  # start-up and a slow machine
+    assert long >= 10 * 3600  # ten times slower than real time
+
+
 def test_interrupted_run_resumes_from_the_cache(segments, tmp_path, monkeypatch):
     memory = joblib.Memory(str(tmp_path / "cache"), verbose=0)
     reference = VideoFeaturizer(**VIDEO).transform(segments)

@@ -84,11 +84,28 @@ def _file_rows(kind, featurizer, path, spans, threads=None):
     return np.stack(rows).astype(np.float32, copy=False)
 
 
-def _isolated(func, *args, path):
-    """``func(*args)`` in a child process (see ``skmv.io.call_isolated``)."""
+# A file's decoding and featurization in a worker that runs this many times
+# slower than real time (plus a start-up allowance) has hung, a decoder stuck
+# in a loop on a broken file: the call becomes that file's MediaError. A normal
+# call runs 15 to 60 times faster than real time, on one core.
+_TIMEOUT_PER_MEDIA_SECOND = 10.0
+_TIMEOUT_ALLOWANCE = 120.0
+
+
+def _decode_timeout(spans):
+    """Seconds a worker may take for segments ``spans``, (start, duration)s."""
+    return _TIMEOUT_ALLOWANCE + _TIMEOUT_PER_MEDIA_SECOND * sum(d for _, d in spans)
+
+
+def _isolated(func, kind, featurizer, where, spans, threads, *, path):
+    """``func(...)`` in a child process (see ``skmv.io.call_isolated``), with
+    a time limit that grows with the media time decoded."""
     from .. import io
 
-    return io.call_isolated(func, *args, path=path)
+    return io.call_isolated(
+        func, kind, featurizer, where, spans, threads, path=path,
+        timeout=_decode_timeout(spans),
+    )  # fmt: skip
 
 
 def _file_rows_isolated(kind, featurizer, path, spans, stamp, threads):
