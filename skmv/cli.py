@@ -976,8 +976,8 @@ def _build_parser():
         "--fine-tune-n-iter",
         type=_positive_int,
         metavar="N",
-        default=50,
-        help="epochs of fine-tuning (default: 50)",
+        default=100,
+        help="epochs of fine-tuning (default: 100)",
     )
     p.add_argument(
         "--random-state",

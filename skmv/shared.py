@@ -344,15 +344,15 @@ class SharedRBM(
         :class:`~sklearn.pipeline.Pipeline` ending in one (its other steps,
         a scaler typically, are kept as they are), or ``"passthrough"``.
         None keeps the pre-trained model.
-    fine_tune_n_iter : int, default=50
+    fine_tune_n_iter : int, default=100
         Most epochs of fine-tuning.
-    fine_tune_learning_rate : float, default=1e-3
+    fine_tune_learning_rate : float, default=3e-3
         Step size of Adam during fine-tuning.
     fine_tune_batch_size : int, default=128
         Rows per mini-batch of fine-tuning; with ``"contrastive"`` the other
         rows of a batch are each row's negatives, so larger batches make a
         harder task.
-    fine_tune_dropout : float, default=0.0
+    fine_tune_dropout : float, default=0.2
         Probability of dropping each encoder unit during fine-tuning.
     temperature : float, default=0.07
         Initial temperature of the contrastive objective (it is learned;
@@ -509,10 +509,10 @@ class SharedRBM(
         sparsity_cost=0.0,
         shuffle=True,
         fine_tune=None,
-        fine_tune_n_iter=50,
-        fine_tune_learning_rate=1e-3,
+        fine_tune_n_iter=100,
+        fine_tune_learning_rate=3e-3,
         fine_tune_batch_size=128,
-        fine_tune_dropout=0.0,
+        fine_tune_dropout=0.2,
         temperature=0.07,
         early_stopping=False,
         validation_fraction=0.1,

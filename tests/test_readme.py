@@ -15,6 +15,8 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
         namespace = {}
         exec(compile(code, str(README), "exec"), namespace)
         namespaces.append(namespace)
+    quick = next(ns for ns in namespaces if "precision" in ns)
+    assert quick["precision"] >= 0.6  # fine-tuned retrieval; CCA gets 0.37
     media = next(ns for ns in namespaces if "X_media" in ns)
     assert media["X_media"].shape == (2, 3044 + 816)
     assert list(media["groups"]) == ["clip.mp4", "clip.mp4"]
