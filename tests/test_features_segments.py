@@ -181,6 +181,44 @@ def test_interrupted_run_resumes_from_the_cache(segments, tmp_path, monkeypatch)
     assert_array_equal(rows, reference)
 
 
+def test_a_killed_worker_fails_the_run_and_the_rerun_resumes(
+    segments, tmp_path, monkeypatch
+):
+    """The decoding worker of the last file is killed (SIGKILL) half-way: the
+    run stops with a MediaError naming that file; run again with the same
+    cache, only that file is computed, and the features are the same."""
+    import signal
+
+    memory = joblib.Memory(str(tmp_path / "cache"), verbose=0)
+    reference = AudioFeaturizer(**AUDIO).transform(segments)
+    files = sorted({seg.path for seg in segments})
+    log = tmp_path / "computed.txt"  # written by the worker processes
+    real = _batch._file_rows
+
+    def killed_on(victim):
+        def file_rows(kind, featurizer, path, spans, threads=None):
+            if path == victim:
+                os.kill(os.getpid(), signal.SIGKILL)
+            with open(log, "a") as f:
+                f.write(path + "\n")
+            return real(kind, featurizer, path, spans, threads)
+
+        return file_rows
+
+    ordered = sorted(segments, key=lambda s: s.path)
+    monkeypatch.setattr(_batch, "_file_rows", killed_on(files[-1]))
+    with pytest.raises(MediaError, match="SIGKILL") as error:
+        AudioFeaturizer(**AUDIO, memory=memory).transform(ordered)
+    assert os.path.basename(files[-1]) in str(error.value)
+    assert log.read_text().split() == files[:-1]
+
+    log.write_text("")
+    monkeypatch.setattr(_batch, "_file_rows", killed_on(None))
+    rows = AudioFeaturizer(**AUDIO, memory=memory).transform(segments)
+    assert log.read_text().split() == files[-1:]
+    assert_array_equal(rows, reference)
+
+
 def test_a_changed_file_is_featurized_again(tmp_path):
     memory = joblib.Memory(str(tmp_path / "cache"), verbose=0)
     path = _clip(str(tmp_path / "c.mp4"), 2.0, 1, 440.0)
