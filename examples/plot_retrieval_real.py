@@ -1,7 +1,7 @@
 """
-==============================================================
+=================================================================
 Fine-tuning the shared model for retrieval, on real two-view data
-==============================================================
+=================================================================
 
 The paper's shared representation is learnt without the retrieval task in
 mind: greedy pre-training of each modality's DBN, then one RBM over their
