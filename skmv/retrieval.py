@@ -69,14 +69,15 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         precision at ``N`` that :meth:`score` returns.
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between representations; ``"cosine"`` is ``1 - cos``.
-    standardize : bool, default=False
+    standardize : bool or "auto", default=False
         Standardise each dimension of the compared space by the database's
         mean and standard deviation (the indexed database for
         :meth:`kneighbors`, the target blocks of ``X`` for :meth:`score` and
-        :meth:`retrieval_ranks`) before comparing. With ``"cosine"`` this
-        centres the representations, whose cosine is otherwise dominated by
-        their common mean (shared representations are probabilities, all
-        positive).
+        :meth:`retrieval_ranks`) before comparing. ``"auto"`` standardises
+        the input space, whose features have units of their own (a tempo in
+        beats per minute next to a histogram bin), and not the shared space,
+        whose geometry the model learnt (z-scores there give the units that
+        barely vary as much weight as the others).
     chunk_size : int, default=4096
         Rows per block of queries and of database items: distances are
         computed one ``chunk_size x chunk_size`` block at a time (64 MiB in
@@ -161,7 +162,7 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         "space": [StrOptions({"input", "shared"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "metric": [StrOptions({"euclidean", "cosine"})],
-        "standardize": ["boolean"],
+        "standardize": ["boolean", StrOptions({"auto"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
         "prefit": ["boolean"],
     }
@@ -276,7 +277,10 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
 
     def _space_stats(self, D, xp):
         """(mean, scale) of the database ``D`` for ``standardize``, or Nones."""
-        if not self.standardize:
+        standardize = self.standardize
+        if standardize == "auto":
+            standardize = self.space == "input"
+        if not standardize:
             return None, None
         mean = xp.mean(D, axis=0)
         std = xp.std(D, axis=0)

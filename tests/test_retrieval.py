@@ -154,6 +154,12 @@ def test_standardize_compares_in_the_databases_standard_units(data, model, metri
     Q = (model.transform(X_test, given=["a"]) - mean) / std
     _, _, S = _brute_force(Q, (D - mean) / std, 1, metric)
     assert_array_equal(retriever.retrieval_ranks(X_test), retrieval_ranks(S))
+    # "auto" standardises the input space only.
+    for space, on in (("input", True), ("shared", False)):
+        auto = CrossModalRetriever(
+            model, "a", "b", space=space, standardize="auto", prefit=True
+        ).fit(X_train[:50])
+        assert (auto.space_mean_ is not None) == on
     # Off, nothing is stored and the database is the raw representation.
     plain = CrossModalRetriever(model, "a", "b", space="shared", prefit=True)
     plain.fit(X_train[:50])
