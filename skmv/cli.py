@@ -52,15 +52,6 @@ MODEL_FORMAT = "skmv-model"
 FORMAT_VERSION = 1
 # Segments per classified window: the paper's 60 s of 6 s segments.
 N_SEGMENTS = 10
-# Libraries whose releases can change the feature values.
-_VERSIONED = (
-    ("skmv", "skmv"),
-    ("numpy", "numpy"),
-    ("librosa", "librosa"),
-    ("av", "av"),
-    ("opencv", "cv2"),
-    ("scikit-learn", "sklearn"),
-)
 
 
 class UsageError(Exception):
@@ -122,20 +113,6 @@ def _write_atomic(path, write):
 
 def _names_hash(names):
     return hashlib.sha256("\n".join(map(str, names)).encode()).hexdigest()
-
-
-def _versions():
-    """``(library, version)`` of each library the feature values depend on."""
-    import importlib
-
-    versions = []
-    for label, module in _VERSIONED:
-        try:
-            version = importlib.import_module(module).__version__
-        except ImportError:  # pragma: no cover - all are dependencies of skmv
-            version = "not installed"
-        versions.append((label, str(version)))
-    return versions
 
 
 def _skmv_version():
@@ -317,7 +294,9 @@ def _cmd_featurize(args):
         _fail("no segments to write: every media file was skipped")
 
     video_names, audio_names = _feature_names()
-    versions = _versions()
+    from .features._batch import library_versions
+
+    versions = library_versions()
     data = {
         "format": np.array(FEATURES_FORMAT),
         "format_version": np.array(FORMAT_VERSION),

@@ -231,6 +231,36 @@ def test_a_changed_file_is_featurized_again(tmp_path):
     assert not np.allclose(first, second)
 
 
+def test_a_library_upgrade_recomputes_the_cache(segments, tmp_path, monkeypatch):
+    """Rows cached under one release of a library that computes them are not
+    reused under another: the versions are part of the cache key."""
+    memory = joblib.Memory(str(tmp_path / "cache"), verbose=0)
+    files = sorted({seg.path for seg in segments})
+    done = []
+    real = _batch._file_rows
+
+    def counts(kind, featurizer, path, spans, threads=None):
+        done.append(path)
+        return real(kind, featurizer, path, spans, threads)
+
+    monkeypatch.setattr(_batch, "_isolated", lambda func, *a, path: func(*a))
+    monkeypatch.setattr(_batch, "_file_rows", counts)
+    first = AudioFeaturizer(**AUDIO, memory=memory).transform(segments)
+    assert sorted(done) == files
+    versions = dict(_batch.library_versions())
+    assert set(versions) == {"skmv", "numpy", "librosa", "av", "opencv", "scikit-learn"}
+
+    done.clear()
+    AudioFeaturizer(**AUDIO, memory=memory).transform(segments)
+    assert done == [], "the same releases reuse the cache"
+
+    upgraded = tuple({**versions, "librosa": versions["librosa"] + ".post1"}.items())
+    monkeypatch.setattr(_batch, "library_versions", lambda: upgraded)
+    second = AudioFeaturizer(**AUDIO, memory=memory).transform(segments)
+    assert sorted(done) == files, "another release computes every file again"
+    assert_array_equal(second, first)
+
+
 def test_decoder_crash_costs_one_file(segments, monkeypatch):
     """A decoder crash, which skmv.io.call_isolated turns into a MediaError
     (tested in test_io.py), costs its file only."""

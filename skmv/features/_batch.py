@@ -15,6 +15,8 @@ files it had not finished.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -109,8 +111,9 @@ def _isolated(func, kind, featurizer, where, spans, threads, *, path):
 
 
 def _file_rows_isolated(kind, featurizer, path, spans, stamp, threads):
-    """``_file_rows`` in a child process; ``stamp`` (size, mtime) keys the
-    cache so that a file changed on disk is featurized again."""
+    """``_file_rows`` in a child process; ``stamp`` (size, mtime, library
+    versions) keys the cache so that a file changed on disk, or a release of
+    a library that computes the features, is featurized again."""
     return _isolated(_file_rows, kind, featurizer, path, spans, threads, path=path)
 
 
@@ -217,9 +220,38 @@ def _check_segments(X, featurizer):
     return X
 
 
+# Libraries whose releases can change the feature values: (label, module).
+VERSIONED = (
+    ("skmv", "skmv"),
+    ("numpy", "numpy"),
+    ("librosa", "librosa"),
+    ("av", "av"),
+    ("opencv", "cv2"),
+    ("scikit-learn", "sklearn"),
+)
+
+
+@functools.cache
+def library_versions():
+    """``((library, version), ...)`` of each library in ``VERSIONED``.
+
+    Part of every cache key, so that an upgrade recomputes what an older
+    release computed, and saved with the features by ``skmv featurize``.
+    """
+    versions = []
+    for label, module in VERSIONED:
+        try:
+            version = importlib.import_module(module).__version__
+        except ImportError:  # pragma: no cover - all are dependencies of skmv
+            version = "not installed"
+        versions.append((label, str(version)))
+    return tuple(versions)
+
+
 def _stamp(path):
+    """What, besides the parameters, keys a file's cached rows."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_size, st.st_mtime_ns)
+    return (st.st_size, st.st_mtime_ns, library_versions())
