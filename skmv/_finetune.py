@@ -537,7 +537,7 @@ def _evaluate(net, blocks, batch, xp):
     size = min(batch, n)
     total, count = 0.0, 0
     for start in range(0, n - size + 1, size):
-        mb = {k: v[start : start + size] for k, v in blocks.items()}
+        mb = {k: v[start : start + size, :] for k, v in blocks.items()}
         loss, _ = net.loss_and_grads(mb, 0.0, None, need_grads=False)
         total += B.scalar(loss)
         count += 1

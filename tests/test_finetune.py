@@ -184,6 +184,46 @@ def test_fine_tuning_lowers_its_loss_and_is_deterministic(objective):
     assert_array_equal(c.reconstruct(X, ["a"], "b"), a.reconstruct(X, ["a"], "b"))
 
 
+@pytest.mark.parametrize("objective", ["crossmodal", "contrastive"])
+def test_array_api_strict_fine_tunes_as_numpy_does(objective):
+    """The whole fine-tuning (dropout, Adam, the validation split) runs in the
+    input's namespace: array-api-strict stands for CuPy where no GPU is."""
+    xps = pytest.importorskip("array_api_strict")
+    X = _data()
+    params = dict(
+        fine_tune=objective,
+        fine_tune_n_iter=4,
+        fine_tune_dropout=0.2,
+        early_stopping=True,
+        validation_fraction=0.2,
+    )
+    ref = _model(**params).fit(X)
+    model = _model(**params).fit(xps.asarray(X))
+    strict = B.get_namespace(xps.asarray(X))
+    assert B.get_namespace(model.rbm_.components_) is strict
+    assert_allclose(model.fine_tune_loss_curve_, ref.fine_tune_loss_curve_, rtol=1e-5)
+    assert_allclose(
+        model.fine_tune_validation_curve_, ref.fine_tune_validation_curve_, rtol=1e-5
+    )
+    outputs = {
+        "transform": (
+            model.transform(xps.asarray(X), given=["a"]),
+            ref.transform(X, given=["a"]),
+        ),
+        "infer": (model.infer(xps.asarray(X), given=["b"]), ref.infer(X, given=["b"])),
+        "reconstruct": (
+            model.reconstruct(xps.asarray(X), given=["a"], target="b"),
+            ref.reconstruct(X, given=["a"], target="b"),
+        ),
+    }
+    for method, (out, expected) in outputs.items():
+        assert B.get_namespace(out) is strict, method
+        assert_allclose(np.asarray(out), expected, rtol=1e-4, atol=1e-5)
+    loaded = pickle.loads(pickle.dumps(model))
+    assert isinstance(loaded.rbm_.components_, np.ndarray)
+    assert_allclose(loaded.transform(X), ref.transform(X), rtol=1e-4, atol=1e-5)
+
+
 def test_fine_tuning_improves_retrieval():
     X = _data(600, random_state=1)
     train, test = X[:400], X[400:]
