@@ -1148,6 +1148,25 @@ class MultiTimescaleFusionClassifier(ClassifierMixin, TransformerMixin, BaseEsti
             return self.classes_[self.final_estimator_.predict(vector)]
         return self.classes_[self._scores_to_index(self._window_scores(X))]
 
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` on windows ``X`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_windows, n_segments * d)
+            Window rows.
+        y : array-like of shape (n_windows,)
+            The true class of each window.
+        sample_weight : array-like of shape (n_windows,), default=None
+            Weights of the windows.
+
+        Returns
+        -------
+        score : float
+            The fraction of windows classified correctly (weighted).
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
     def _window_scores(self, X):
         """Probabilities of each window where there are any, else scores."""
         if hasattr(self, "predict_proba"):

@@ -259,6 +259,13 @@ def test_string_labels_and_three_classes():
     assert clf.transform(X).shape == (60, 33)
     assert clf.get_feature_names_out()[0] == "base1_row0_jazz"
     assert set(clf.predict(X)) <= set(clf.classes_)
+    # score is the accuracy of predict on windows, weighted when asked.
+    weights = np.arange(60) % 4
+    assert clf.score(X, y) == np.mean(clf.predict(X) == y)
+    assert np.isclose(
+        clf.score(X, y, sample_weight=weights),
+        np.average(clf.predict(X) == y, weights=weights),
+    )
 
 
 def test_same_seed_same_model_and_pickle():
