@@ -144,13 +144,14 @@ def to_namespace(x, xp, device=None):
 def take(X, idx, xp, axis=0):
     """Rows (or columns, ``axis=1``) ``idx`` of X, in X's namespace and device.
 
-    ``idx`` is a slice (a view, no copy) or NumPy integer indices, which are
-    moved to X's device first.
+    ``idx`` is a slice (a view, no copy), integer indices of X's namespace
+    and device, or NumPy integer indices, which are moved there first.
     """
     if isinstance(idx, slice):
         return X[idx, :] if axis == 0 else X[:, idx]
     if not is_numpy_namespace(xp):
-        idx = to_namespace(np.asarray(idx), xp, device_of(X))
+        idx = idx if is_array(idx) else np.asarray(idx)
+        idx = to_namespace(idx, xp, device_of(X))
     return xp.take(X, idx, axis=axis)
 
 

@@ -34,9 +34,11 @@ Two objectives:
     row's video is to be closer, in cosine similarity, to that of its own
     music than to the music of the other rows of the mini-batch. The
     representation is read centred, ``2 h - 1``, so that its cosine is not
-    dominated by the all-positive probabilities. Only the encoders and the
-    shared layer's upward path are trained; the decoders keep their
-    pre-trained weights.
+    dominated by the all-positive probabilities. The encoders and the
+    shared layer are trained; the decoders and the visible biases of the
+    shared layer keep their pre-trained weights. The shared weights are tied,
+    so the path down from the shared layer changes too, untrained:
+    representations fine-tuned this way are compared in the shared space.
 
 Gradients are written out by hand for the arrays of :mod:`skmv._backend`
 (NumPy or CuPy), and the parameters are updated by Adam.
@@ -56,7 +58,8 @@ from .exceptions import DivergenceError
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
 # Probabilities are clipped this far from 0 and 1 in a cross-entropy.
 CE_CLIP = 1e-7
-# The learned inverse temperature of InfoNCE is kept at most this (CLIP's bound).
+# The learned inverse temperature of InfoNCE is kept at most this (CLIP's
+# bound): the temperature at least 1 / _MAX_SCALE.
 _MAX_SCALE = 100.0
 
 
@@ -120,17 +123,20 @@ def split_encoder(encoder):
     """(fixed prefix or None, network or None) of a modality's encoder.
 
     The network is a :class:`~skmv.dbn.DBNTransformer` (itself, or the last
-    step of a Pipeline whose other steps fine-tuning keeps as they are, a
-    scaler typically); None for ``"passthrough"``. Anything else is not
-    fine-tunable: (None, the encoder).
+    step of a Pipeline, nested or not, whose other steps fine-tuning keeps as
+    they are, a scaler typically); None for ``"passthrough"``. Anything else
+    is not fine-tunable: (None, the encoder).
     """
     from sklearn.pipeline import Pipeline
 
     if isinstance(encoder, str):
         return None, None
     if isinstance(encoder, Pipeline):
-        prefix = encoder[:-1] if len(encoder.steps) > 1 else None
-        return prefix, split_encoder(encoder[-1])[1]
+        outer = encoder[:-1] if len(encoder.steps) > 1 else None
+        inner, network = split_encoder(encoder[-1])
+        if outer is None or inner is None:
+            return (inner if outer is None else outer), network
+        return Pipeline([("outer", outer), ("inner", inner)]), network
     return None, encoder
 
 
@@ -204,8 +210,12 @@ class SharedNetwork:
                 coefs[i], intercepts[i] = P[w], P[b]
             for i, (w, b) in enumerate(tower.dec):
                 coefs[tower.n_layers + i], intercepts[tower.n_layers + i] = P[w], P[b]
-            encoder.coefs_ = [xp.asarray(a, copy=True) for a in coefs]
-            encoder.intercepts_ = [xp.asarray(a, copy=True) for a in intercepts]
+            # The encoder's arrays stay where they were (a Pipeline's scaler
+            # may hand its network NumPy whatever the input was).
+            home = encoder._first_weights
+            enc_xp, device = B.get_namespace(home), B.device_of(home)
+            encoder.coefs_ = [_copy_to(a, enc_xp, device) for a in coefs]
+            encoder.intercepts_ = [_copy_to(a, enc_xp, device) for a in intercepts]
         rbm = model.rbm_
         rbm.components_ = xp.asarray(P[self.W], copy=True)
         rbm.intercept_hidden_ = xp.asarray(P[self.c], copy=True)
@@ -217,6 +227,14 @@ class SharedNetwork:
 
     def snapshot(self):
         return [self.xp.asarray(p, copy=True) for p in self.params]
+
+    def bound_scale(self):
+        """Clip the learned inverse temperature to ``_MAX_SCALE`` (after each
+        step, as CLIP does: the gradient always flows, the value is capped)."""
+        if self.log_scale is not None:
+            xp, i = self.xp, self.log_scale
+            cap = xp.full_like(self.params[i], math.log(_MAX_SCALE))
+            self.params[i] = xp.minimum(self.params[i], cap)
 
     # ------------------------------------------------------------------
     # Pieces of the forward and backward passes
@@ -275,7 +293,9 @@ class SharedNetwork:
         W = P[self.W]
         delta = dh * h * (1.0 - h)
         _accumulate(grads, self.c, xp.sum(delta, axis=0))
-        gW = xp.zeros_like(W)
+        if grads[self.W] is None:
+            grads[self.W] = xp.zeros_like(W)
+        gW = grads[self.W]
         for tower in self.towers:
             sl = tower.encoding
             if tower.name in given:
@@ -289,7 +309,6 @@ class SharedNetwork:
                 gW[:, sl] += xp.expand_dims(total, axis=1) * xp.expand_dims(
                     self.fill[tower.name], axis=0
                 )
-        _accumulate(grads, self.W, gW)
 
     def _down(self, tower, h):
         """(v, decoder trace, reconstruction) of one modality from h."""
@@ -322,12 +341,11 @@ class SharedNetwork:
             delta = B.matmul(delta, P[w].T, xp) * (A * (1.0 - A))
         # delta is now d loss / d (pre-activation of v).
         sl = tower.encoding
-        gW = xp.zeros_like(P[self.W])
-        gW[:, sl] = B.matmul(h.T, delta, xp)
-        _accumulate(grads, self.W, gW)
-        gb = xp.zeros_like(P[self.b])
-        gb[sl] = xp.sum(delta, axis=0)
-        _accumulate(grads, self.b, gb)
+        for index in (self.W, self.b):
+            if grads[index] is None:
+                grads[index] = xp.zeros_like(P[index])
+        grads[self.W][:, sl] += B.matmul(h.T, delta, xp)
+        grads[self.b][sl] += xp.sum(delta, axis=0)
         return B.matmul(delta, P[self.W][:, sl].T, xp)
 
     # ------------------------------------------------------------------
@@ -391,7 +409,7 @@ class SharedNetwork:
     def _contrastive(self, encodings, grads, d_enc, need_grads):
         xp, P = self.xp, self.params
         log_scale = P[self.log_scale]
-        scale = xp.minimum(xp.exp(log_scale), xp.full_like(log_scale, _MAX_SCALE))
+        scale = xp.exp(log_scale)  # at most _MAX_SCALE: see bound_scale
         units, hs, norms = {}, {}, {}
         for tower in self.towers:
             h = self._up(encodings, {tower.name})
@@ -423,12 +441,7 @@ class SharedNetwork:
                 d_units[b] = d_units[b] + B.matmul(dS.T, units[a], xp)
                 g_scale = g_scale + xp.sum(dlogits * logits)
         if need_grads:
-            # The bound is a clip: no gradient flows through it once reached.
-            at_bound = bool(B.scalar(xp.exp(log_scale)[0]) >= _MAX_SCALE)
-            gs = xp.zeros_like(log_scale)
-            if not at_bound:
-                gs = gs + g_scale
-            _accumulate(grads, self.log_scale, gs)
+            _accumulate(grads, self.log_scale, xp.zeros_like(log_scale) + g_scale)
             for name in names:
                 u, r = units[name], norms[name]
                 du = d_units[name]
@@ -439,6 +452,12 @@ class SharedNetwork:
 
 def _accumulate(grads, index, g):
     grads[index] = g if grads[index] is None else grads[index] + g
+
+
+def _copy_to(a, xp, device):
+    """A copy of ``a`` in namespace ``xp`` on ``device``."""
+    moved = B.to_namespace(a, xp, device)
+    return xp.asarray(moved, copy=True) if moved is a else moved
 
 
 def _log_softmax(A, axis, xp):
@@ -461,6 +480,12 @@ def fine_tune(model, X, ctx, rng):
     order = rng.permutation(n)
     if model.early_stopping:
         n_val = max(1, int(round(model.validation_fraction * n)))
+        if n_val < 2 and model.fine_tune == "contrastive":
+            raise ValueError(
+                f"validation_fraction={model.validation_fraction} holds out "
+                f"{n_val} of {n} rows; the contrastive loss compares rows with "
+                "each other and needs at least 2: raise it."
+            )
         if n - n_val < 2:
             raise ValueError(
                 f"validation_fraction={model.validation_fraction} leaves "
@@ -481,20 +506,24 @@ def fine_tune(model, X, ctx, rng):
     name = type(model).__name__
     curve, val_curve = [], ([] if valid is not None else None)
     best, best_params, stale = np.inf, None, 0
+    device = B.device_of(X)
     for epoch in range(1, model.fine_tune_n_iter + 1):
         begin = time.perf_counter()
         perm = rng.permutation(n_train) if model.shuffle else np.arange(n_train)
+        perm = B.to_namespace(perm, xp, device)
         total = 0.0
         # Whole batches only: a last batch of a few rows gives InfoNCE too
-        # few negatives to be a fair step.
+        # few negatives to be a fair step. The rows left over differ from
+        # epoch to epoch when shuffling.
         n_batches = max(1, n_train // batch)
         for i in range(n_batches):
             idx = perm[i * batch : (i + 1) * batch]
             mb = {k: B.take(v, idx, xp) for k, v in train.items()}
             loss, grads = net.loss_and_grads(mb, model.fine_tune_dropout, rng)
-            total += B.scalar(loss)
+            total = total + loss  # on the device: one transfer per epoch
             net.params = adam.step(net.params, grads)
-        loss = total / n_batches
+            net.bound_scale()
+        loss = B.scalar(total) / n_batches
         finite = np.isfinite(loss) and all(B.all_finite(p, xp) for p in net.params)
         if not finite:
             raise DivergenceError(
@@ -532,13 +561,14 @@ def fine_tune(model, X, ctx, rng):
 
 
 def _evaluate(net, blocks, batch, xp):
-    """Mean loss over whole mini-batches of ``blocks``, no dropout."""
+    """Mean loss over mini-batches of ``blocks``, no dropout: every row, in
+    ``n // batch`` batches of ``batch`` rows or a few more (the same split
+    at every epoch)."""
     n = next(iter(blocks.values())).shape[0]
-    size = min(batch, n)
-    total, count = 0.0, 0
-    for start in range(0, n - size + 1, size):
-        mb = {k: v[start : start + size, :] for k, v in blocks.items()}
+    bounds = np.linspace(0, n, max(1, n // batch) + 1).round().astype(int)
+    total = 0.0
+    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        mb = {k: v[start:stop, :] for k, v in blocks.items()}
         loss, _ = net.loss_and_grads(mb, 0.0, None, need_grads=False)
-        total += B.scalar(loss)
-        count += 1
-    return total / count
+        total = total + loss
+    return B.scalar(total) / (len(bounds) - 1)

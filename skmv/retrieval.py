@@ -290,7 +290,12 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
             return None, None
         mean = xp.mean(D, axis=0)
         std = xp.std(D, axis=0)
-        return mean, xp.where(std > 0, std, xp.ones_like(std))
+        # A constant column's computed std is rounding noise, about eps times
+        # its mean, not 0: dividing by it would let that column decide every
+        # ranking. Such columns keep scale 1, as scikit-learn's scalers do.
+        eps = float(xp.finfo(std.dtype).eps)
+        constant = std <= 10.0 * eps * xp.abs(mean)
+        return mean, xp.where(constant | (std == 0), xp.ones_like(std), std)
 
     # ------------------------------------------------------------------
     # Representations
@@ -513,6 +518,7 @@ def _kneighbors_blocks(Q, D, k, metric, chunk_size, xp):
     partition = B.is_numpy_namespace(xp) or B.is_cupy_namespace(xp)
     lib = B._native(xp)
     Q, q_sq = _prepare_rows(Q, metric, xp)
+    D, d_sq = _prepare_rows(D, metric, xp)  # once, not per query chunk
     n_queries, n_database = Q.shape[0], D.shape[0]
     d_chunks = _chunks(n_database, chunk_size)
     all_dist, all_ind = [], []
@@ -521,7 +527,7 @@ def _kneighbors_blocks(Q, D, k, metric, chunk_size, xp):
         qc_sq = None if q_sq is None else q_sq[q0:q1]
         best_d = best_i = None
         for d0, d1 in d_chunks:
-            Dc, dc_sq = _prepare_rows(D[d0:d1, :], metric, xp)
+            Dc, dc_sq = D[d0:d1, :], (None if d_sq is None else d_sq[d0:d1])
             S = _block(Qc, qc_sq, Dc, dc_sq, metric, xp)
             idx = xp.broadcast_to(
                 xp.expand_dims(xp.arange(d0, d1, device=B.device_of(S)), axis=0),

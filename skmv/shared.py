@@ -38,8 +38,8 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend as B
+from ._finetune import _MAX_SCALE, split_encoder
 from ._finetune import fine_tune as _fine_tune
-from ._finetune import split_encoder
 from .base import DeviceMixin, check_same_place, validate_array
 from .dbn import DBNTransformer
 from .rbm import BernoulliRBM
@@ -69,6 +69,8 @@ _INFER_CONSTRAINTS = {
     "tol": [Interval(Real, 0, None, closed="left")],
 }
 _PASSTHROUGH = "passthrough"
+# The contrastive temperature is learned no lower than this.
+_MIN_TEMPERATURE = 1.0 / _MAX_SCALE
 # Defaults of the inference chain. Mean-field iterations of a trained shared
 # RBM settle to within 1e-4 in a few tens of steps; 100 bounds the slow rows.
 _N_GIBBS = 100
@@ -345,7 +347,9 @@ class SharedRBM(
         a scaler typically, are kept as they are), or ``"passthrough"``.
         None keeps the pre-trained model.
     fine_tune_n_iter : int, default=100
-        Most epochs of fine-tuning.
+        Most epochs of fine-tuning. Each epoch takes as many whole
+        mini-batches as the rows fill; the few rows left over change from
+        epoch to epoch with ``shuffle``.
     fine_tune_learning_rate : float, default=3e-3
         Step size of Adam during fine-tuning.
     fine_tune_batch_size : int, default=128
@@ -353,10 +357,13 @@ class SharedRBM(
         rows of a batch are each row's negatives, so larger batches make a
         harder task.
     fine_tune_dropout : float, default=0.2
-        Probability of dropping each encoder unit during fine-tuning.
+        Probability of dropping each unit of a DBN encoder's layers, its
+        encoding included, during fine-tuning (a ``"passthrough"``
+        modality's columns are never dropped).
     temperature : float, default=0.07
         Initial temperature of the contrastive objective (it is learned;
-        ``temperature_`` is the final one).
+        ``temperature_`` is the final one). At least 0.01, the bound that
+        the learned temperature is kept above.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows from fine-tuning, stop
         when their loss has not improved for ``n_iter_no_change`` epochs and
@@ -398,8 +405,10 @@ class SharedRBM(
         Columns of each modality's encoding in the visible layer of ``rbm_``
         and in the output of :meth:`infer`.
     encoding_mean_ : array of shape (n_encodings,)
-        Mean training encoding, where the inference of a missing modality
-        starts. ``n_encodings`` is the total width of the encodings.
+        Mean training encoding of the pre-trained encoders, where the
+        inference of a missing modality starts (fine-tuning keeps it: it is
+        the value that the fine-tuned network learned to read for a missing
+        modality). ``n_encodings`` is the total width of the encodings.
     fine_tune_loss_curve_ : list of float or None
         Training loss of each epoch of fine-tuning; None without.
     fine_tune_validation_curve_ : list of float or None
@@ -487,7 +496,7 @@ class SharedRBM(
         "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "fine_tune_batch_size": [Interval(Integral, 2, None, closed="left")],
         "fine_tune_dropout": [Interval(Real, 0, 1, closed="left")],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "temperature": [Interval(Real, _MIN_TEMPERATURE, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -599,6 +608,10 @@ class SharedRBM(
         # in a data frame under scikit-learn's set_output.
         if not B.is_array(H) and hasattr(H, "__array__"):
             H = np.asarray(H)
+        if fit and isinstance(H, np.ndarray) and not isinstance(block, np.ndarray):
+            # Its inverse_transform then takes NumPy too (a Pipeline whose
+            # scaler hands its DBN NumPy, say): reconstruct gives it NumPy.
+            self._numpy_encodings.add(name)
         H = B.to_namespace(H, xp, B.device_of(block))
         if not B.is_array(H) or H.ndim != 2 or H.shape[0] != block.shape[0]:
             raise ValueError(
@@ -666,6 +679,7 @@ class SharedRBM(
         random_state = check_random_state(self.random_state)
         seeds = random_state.randint(np.iinfo(np.int32).max, size=len(names) + 1)
         fitted, encodings = [], []
+        self._numpy_encodings = set()
         for i, (name, encoder, columns) in enumerate(self._iter(fitted=False)):
             begin = time.perf_counter()
             if not _is_passthrough(encoder):
@@ -716,7 +730,13 @@ class SharedRBM(
 
     def _check_tunable(self):
         """Fine-tuning back-propagates through the encoders: refuse those
-        whose network it can not read."""
+        whose network it can not read, and a model with nothing to relate."""
+        if len(self.modalities) < 2:
+            raise ValueError(
+                f"fine_tune={self.fine_tune!r} trains each modality's "
+                "representation against the others' and needs at least 2 "
+                f"modalities; this SharedRBM has {len(self.modalities)}."
+            )
         for name, encoder, _ in self.modalities:
             network = split_encoder(encoder)[1]
             if network is None or isinstance(network, DBNTransformer):
@@ -732,7 +752,8 @@ class SharedRBM(
 
     @property
     def _fine_tuned(self):
-        return getattr(self, "fine_tune_loss_curve_", None) is not None
+        # No epoch run (fine_tune_n_iter=0) leaves the pre-trained model.
+        return bool(getattr(self, "fine_tune_loss_curve_", None))
 
     def _default_n_gibbs(self, n_gibbs):
         if n_gibbs is not None:
@@ -958,6 +979,8 @@ class SharedRBM(
         encoder = self.named_modalities_[target]
         if _is_passthrough(encoder):
             return ctx.give(block)
+        if target in getattr(self, "_numpy_encodings", ()):
+            block = B.to_numpy(block)
         return ctx.give(encoder.inverse_transform(block))
 
     # ------------------------------------------------------------------

@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmv import _backend as B
-from skmv._finetune import SharedNetwork
+from skmv._finetune import SharedNetwork, split_encoder
 from skmv.datasets import make_paired_modalities
 from skmv.dbn import DBNTransformer
 from skmv.rbm import GaussianBernoulliRBM
@@ -113,8 +113,17 @@ def test_dropout_gradients_match_finite_differences():
         assert_allclose(grads[0][i], (up - down) / 2e-6, rtol=1e-4, atol=1e-9)
 
 
+def _scaled(dbn, nested):
+    """A Pipeline encoder: a kept scaler, then the DBN; or the same split
+    over two levels of Pipelines, (shift, (scale, DBN))."""
+    if not nested:
+        return make_pipeline(StandardScaler(), dbn)
+    shift = StandardScaler(with_std=False)
+    return make_pipeline(shift, make_pipeline(StandardScaler(with_mean=False), dbn))
+
+
 @pytest.mark.parametrize("objective", ["crossmodal", "contrastive"])
-@pytest.mark.parametrize("scaled", [False, True])
+@pytest.mark.parametrize("scaled", [False, True, "nested"])
 def test_inference_computes_the_fine_tuned_network(objective, scaled):
     X = _data()
     model = _model(fine_tune=objective, fine_tune_n_iter=5)
@@ -122,13 +131,21 @@ def test_inference_computes_the_fine_tuned_network(objective, scaled):
         X = X * 3.0 + 1.0
         model.set_params(
             modalities=[
-                (name, make_pipeline(StandardScaler(), dbn), cols)
+                (name, _scaled(dbn, nested=scaled == "nested"), cols)
                 for name, dbn, cols in model.modalities
             ]
         )
     model.fit(X)
+    if scaled == "nested":  # the network trained reads both scalers
+        prefix = (
+            SharedNetwork(model, B.compute_context(X, "cpu"), np.float32, objective)
+            .towers[0]
+            .prefix
+        )
+        expected = StandardScaler().fit_transform(X[:, :8])
+        assert_allclose(prefix.transform(X[:, :8]), expected, rtol=1e-5, atol=1e-5)
     if scaled:
-        assert model.named_modalities_["a"][-1].coefs_ is not None
+        assert split_encoder(model.named_modalities_["a"])[1].coefs_ is not None
     ctx = B.compute_context(X, "cpu")
     net = SharedNetwork(model, ctx, np.float32, "crossmodal")  # reads the weights
     towers = {t.name: t for t in net.towers}
@@ -140,8 +157,9 @@ def test_inference_computes_the_fine_tuned_network(objective, scaled):
     assert_allclose(model.transform(X), net._up(encodings, {"a", "b"}), atol=1e-6)
     # reconstruct = one step down from that shared layer, then b's decoder.
     expected = net._down(towers["b"], h_a)[-1]
-    if scaled:  # back to X's units through the kept scaler
-        expected = model.named_modalities_["b"][0].inverse_transform(expected)
+    if scaled:  # back to X's units through the kept scaler(s)
+        prefix = split_encoder(model.named_modalities_["b"])[0]
+        expected = prefix.inverse_transform(expected)
     got = model.reconstruct(X, given=["a"], target="b")
     assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
     # The encoders' own transform and inverse_transform use the new weights.
@@ -158,8 +176,34 @@ def test_zero_epochs_keep_the_pretrained_model():
     X = _data()
     plain = _model().fit(X)
     tuned = _model(fine_tune="crossmodal", fine_tune_n_iter=0).fit(X)
+    assert tuned.fine_tune_loss_curve_ == []
     assert_array_equal(plain.transform(X), tuned.transform(X))
     assert_array_equal(plain.rbm_.components_, tuned.rbm_.components_)
+    # Inference from one modality too: the pre-trained model's Gibbs chain.
+    assert_array_equal(plain.transform(X, given=["a"]), tuned.transform(X, given=["a"]))
+    assert_array_equal(
+        plain.reconstruct(X, given=["a"], target="b"),
+        tuned.reconstruct(X, given=["a"], target="b"),
+    )
+
+
+def test_learned_temperature_stays_within_its_bound():
+    """Started at the bound with a large step, the learned temperature is
+    clipped after every step (never below 0.01) and can move back up."""
+    X = _data(200)
+    model = _model(
+        fine_tune="contrastive",
+        temperature=0.01,
+        fine_tune_n_iter=30,
+        fine_tune_learning_rate=0.05,
+        fine_tune_batch_size=32,
+    ).fit(X)
+    assert model.temperature_ >= 0.01 * (1 - 1e-6)
+    ctx = B.compute_context(X, "cpu")
+    net = SharedNetwork(model, ctx, np.float32, "contrastive")
+    net.params[net.log_scale][0] = 10.0  # far past the bound
+    net.bound_scale()
+    assert_allclose(net.params[net.log_scale][0], np.log(100.0), rtol=1e-6)
 
 
 @pytest.mark.parametrize("objective", ["crossmodal", "contrastive"])
@@ -185,9 +229,11 @@ def test_fine_tuning_lowers_its_loss_and_is_deterministic(objective):
 
 
 @pytest.mark.parametrize("objective", ["crossmodal", "contrastive"])
-def test_array_api_strict_fine_tunes_as_numpy_does(objective):
+@pytest.mark.parametrize("scaled", [False, True])
+def test_array_api_strict_fine_tunes_as_numpy_does(objective, scaled):
     """The whole fine-tuning (dropout, Adam, the validation split) runs in the
-    input's namespace: array-api-strict stands for CuPy where no GPU is."""
+    input's namespace: array-api-strict stands for CuPy where no GPU is. A
+    scaler before a DBN hands it NumPy: the tuned DBN keeps NumPy arrays."""
     xps = pytest.importorskip("array_api_strict")
     X = _data()
     params = dict(
@@ -197,10 +243,24 @@ def test_array_api_strict_fine_tunes_as_numpy_does(objective):
         early_stopping=True,
         validation_fraction=0.2,
     )
-    ref = _model(**params).fit(X)
-    model = _model(**params).fit(xps.asarray(X))
+
+    def make():
+        model = _model(**params)
+        if scaled:
+            model.set_params(
+                modalities=[
+                    (name, _scaled(dbn, nested=False), cols)
+                    for name, dbn, cols in model.modalities
+                ]
+            )
+        return model
+
+    ref = make().fit(X)
+    model = make().fit(xps.asarray(X))
     strict = B.get_namespace(xps.asarray(X))
     assert B.get_namespace(model.rbm_.components_) is strict
+    network = split_encoder(model.named_modalities_["a"])[1]
+    assert B.is_numpy_namespace(B.get_namespace(network.coefs_[0])) == bool(scaled)
     assert_allclose(model.fine_tune_loss_curve_, ref.fine_tune_loss_curve_, rtol=1e-5)
     assert_allclose(
         model.fine_tune_validation_curve_, ref.fine_tune_validation_curve_, rtol=1e-5
@@ -281,6 +341,29 @@ def test_early_stopping_keeps_the_best_epoch(capsys):
     assert_allclose(model.transform(X), model2.transform(X), atol=1e-6)
 
 
+def test_contrastive_early_stopping_needs_two_validation_rows():
+    """One held-out row has no other row to be told apart from: its InfoNCE
+    loss is always 0, which would stop fine-tuning at once."""
+    model = _model(
+        fine_tune="contrastive", early_stopping=True, validation_fraction=0.01
+    )
+    with pytest.raises(ValueError, match="holds out 1 of 120 rows.*at least 2"):
+        model.fit(_data())
+
+
+def test_one_modality_cannot_be_fine_tuned():
+    X = _data()
+    for objective in ("crossmodal", "contrastive"):
+        model = SharedRBM(
+            [("a", DBNTransformer((4,), n_iter=2), slice(0, 14))],
+            n_components=3,
+            n_iter=2,
+            fine_tune=objective,
+        )
+        with pytest.raises(ValueError, match="at least 2 modalities; .* has 1"):
+            model.fit(X)
+
+
 def test_early_stopping_needs_rows_left_to_train():
     X = _data(10)
     model = _model(
@@ -309,6 +392,7 @@ def test_encoders_that_cannot_be_fine_tuned_are_named():
         {"fine_tune": "autoencoder"},
         {"fine_tune_dropout": 1.0},
         {"temperature": 0.0},
+        {"temperature": 0.005},  # below the bound of the learned one
         {"fine_tune_batch_size": 1},
         {"validation_fraction": 1.0},
     ],

@@ -174,6 +174,24 @@ def test_standardize_compares_in_the_databases_standard_units(data, model, metri
     assert_allclose(plain.database_, raw, atol=1e-6)
 
 
+def test_a_constant_column_keeps_unit_scale(data, model):
+    """The computed std of a constant float32 column is rounding noise, not
+    0: it must not become the scale that one column's queries are divided
+    by, or that column decides every ranking."""
+    _, X_test = data
+    scores = {}
+    for value in (0.0, 0.1, 7.0):
+        X = X_test.copy()
+        X[:, N_A] = value
+        retriever = CrossModalRetriever(
+            model, "a", "b", space="input", standardize=True, prefit=True
+        ).fit(X)
+        assert retriever.space_scale_[0] == 1.0
+        assert np.all(retriever.space_scale_[1:] > 0.1)
+        scores[value] = retriever.score(X)
+    assert scores[0.1] > scores[0.0] - 0.1 and scores[0.0] > 0.3
+
+
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_retrieval_ranks_match_metrics_over_several_chunks(data, model, metric):
     _, X_test = data
