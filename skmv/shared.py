@@ -444,7 +444,11 @@ class SharedRBM(
     the missing encodings (``infer``, ``reconstruct``: ``n_gibbs=1`` by
     default). The shared weights stay tied between the two directions, so
     the model is still an RBM; its encoders' ``transform`` and
-    ``inverse_transform`` use their fine-tuned weights.
+    ``inverse_transform`` use their fine-tuned weights. ``"contrastive"``
+    trains the path up to the shared layer only: the decoders and the
+    visible biases keep their pre-trained values, and the tied weights move
+    under them, so compare its representations in the shared space rather
+    than by ``reconstruct``.
 
     ``given`` must name at least one modality: with none clamped, the
     inferred encodings would not depend on ``X``. Naming all of them is
