@@ -22,6 +22,7 @@ running top-k per query, so memory stays bounded whatever the database size.
 
 from __future__ import annotations
 
+import math
 from numbers import Integral
 
 import numpy as np
@@ -558,6 +559,8 @@ def _ranks_blocks(Q, D, metric, chunk_size, xp):
     D_all, d_sq_all = _prepare_rows(D, metric, xp)
     n = Q.shape[0]
     device = B.device_of(Q)
+    # Rounding of a dot product of unit rows: a few eps times sqrt(length).
+    rounding = 4.0 * math.sqrt(Q.shape[1]) * float(xp.finfo(Q.dtype).eps)
     ranks = []
     for q0, q1 in _chunks(n, chunk_size):
         Qc = Q[q0:q1, :]
@@ -573,16 +576,21 @@ def _ranks_blocks(Q, D, metric, chunk_size, xp):
                 qc_sq - 2.0 * xp.sum(Qc * Dt, axis=1) + dt_sq,
                 xp.zeros_like(qc_sq),
             )
-        true = xp.expand_dims(true, axis=1)
+        # Pessimistic ties: an item as close as the true one ranks first. The
+        # slack absorbs the rounding of the two computations, which grows
+        # with the norms the distance is computed from, not with the
+        # distance: an exact duplicate of the true item must count even when
+        # the query is (nearly) that item.
+        scale = 1.0 if metric == "cosine" else qc_sq + dt_sq
+        slack = 1e-6 * xp.abs(true) + rounding * scale
+        limit = xp.expand_dims(true + slack, axis=1)
         count = xp.zeros(q1 - q0, dtype=xp.int64, device=device)
         for d0, d1 in _chunks(n, chunk_size):
             dc_sq = None if d_sq_all is None else d_sq_all[d0:d1]
             S = _block(Qc, qc_sq, D_all[d0:d1, :], dc_sq, metric, xp)
             cols = xp.arange(d0, d1, device=device)
             other = xp.expand_dims(rows, 1) != xp.expand_dims(cols, 0)
-            # Pessimistic ties: an item as close as the true one ranks first.
-            # A relative slack absorbs the rounding of the two computations.
-            close = S <= true + 1e-6 * xp.abs(true)
+            close = S <= limit
             count = count + xp.sum(
                 xp.astype(xp.logical_and(close, other), xp.int64), axis=1
             )

@@ -174,6 +174,28 @@ def test_standardize_compares_in_the_databases_standard_units(data, model, metri
     assert_allclose(plain.database_, raw, atol=1e-6)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_exact_duplicates_of_the_true_item_count_as_ties(metric):
+    """Pessimistic ranks: a database row equal to the true item ranks ahead
+    of it, even when the query is that item (distance about 0, where a
+    slack relative to the distance is no slack)."""
+    from skmv.retrieval import _ranks_blocks
+
+    rng = np.random.RandomState(0)
+    for n_features, scale in ((5, 0.01), (40, 1.0), (150, 100.0)):
+        D = (rng.normal(size=(40, n_features)) * scale).astype(np.float32)
+        D[20:] = D[:20]  # every row has one exact duplicate
+        noisy = D + rng.normal(size=D.shape).astype(np.float32) * D.std()
+        for Q in (D, noisy):
+            ranks = _ranks_blocks(Q, D, metric, 7, np)
+            assert ranks.min() >= 1, (n_features, scale)
+            # and each lower rank is earned: the plain count agrees.
+            exact = _brute_force(Q.astype(np.float64), D.astype(np.float64), 1, metric)[
+                2
+            ]
+            assert_array_equal(ranks, retrieval_ranks(exact))
+
+
 def test_a_constant_column_keeps_unit_scale(data, model):
     """The computed std of a constant float32 column is rounding noise, not
     0: it must not become the scale that one column's queries are divided
