@@ -519,7 +519,6 @@ def _kneighbors_blocks(Q, D, k, metric, chunk_size, xp):
     partition = B.is_numpy_namespace(xp) or B.is_cupy_namespace(xp)
     lib = B._native(xp)
     Q, q_sq = _prepare_rows(Q, metric, xp)
-    D, d_sq = _prepare_rows(D, metric, xp)  # once, not per query chunk
     n_queries, n_database = Q.shape[0], D.shape[0]
     d_chunks = _chunks(n_database, chunk_size)
     all_dist, all_ind = [], []
@@ -528,7 +527,10 @@ def _kneighbors_blocks(Q, D, k, metric, chunk_size, xp):
         qc_sq = None if q_sq is None else q_sq[q0:q1]
         best_d = best_i = None
         for d0, d1 in d_chunks:
-            Dc, dc_sq = D[d0:d1, :], (None if d_sq is None else d_sq[d0:d1])
+            # Prepared per block, not once for all: a normalised copy of the
+            # whole database would double its memory, to save 1 / chunk of
+            # the block's matrix product.
+            Dc, dc_sq = _prepare_rows(D[d0:d1, :], metric, xp)
             S = _block(Qc, qc_sq, Dc, dc_sq, metric, xp)
             idx = xp.broadcast_to(
                 xp.expand_dims(xp.arange(d0, d1, device=B.device_of(S)), axis=0),
