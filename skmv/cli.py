@@ -39,6 +39,8 @@ import warnings
 
 import numpy as np
 
+from ._files import publish
+
 __all__ = ["main"]
 
 # Exit codes (documented in the module docstring and the user guide).
@@ -98,11 +100,7 @@ def _write_atomic(path, write):
     os.close(fd)
     try:
         write(tmp)
-        # mkstemp makes the file private (0600); give it the usual mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)

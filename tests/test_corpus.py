@@ -76,6 +76,11 @@ def test_files_decode_with_the_stated_streams(tmp_path):
         str(tmp_path / "clip_0001.mp4"),
     ]
     assert all(os.path.isabs(p) for p in corpus.paths)
+    # Written through private temporary files, published with the usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in corpus.paths + [p[:-4] + ".json" for p in corpus.paths]:
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask, path
     assert (corpus.sr, corpus.fps, corpus.size, corpus.segment_seconds) == (
         22050,
         12,

@@ -577,6 +577,33 @@ def test_call_isolated_turns_a_crash_into_a_media_error():
     assert call_isolated(divmod, 9, 2, path="clip.mp4") == (4, 1)
 
 
+def test_a_worker_whose_caller_hung_up_exits_quietly():
+    """A caller interrupted while its worker starts closes the socket first:
+    the worker's "ready" finds no reader, and it must exit without printing a
+    traceback into the caller's terminal."""
+    import socket
+    import subprocess
+
+    from skmv.io import _isolate
+
+    ours, theirs = socket.socketpair()
+    ours.close()
+    env = dict(os.environ, PYTHONPATH=_isolate._SKMV_ROOT)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _isolate._BOOT, str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    finally:
+        theirs.close()
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
 def test_call_isolated_timeout():
     start = time.perf_counter()
     with pytest.raises(MediaError, match=r"clip.mp4: timed out after 0.3 s"):

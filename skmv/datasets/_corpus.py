@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, Options, validate_params
 
+from .._files import publish
 from ..io._units import time_to_frames, time_to_samples
 from ._media import write_media
 
@@ -547,7 +548,7 @@ def _write_clip(path, params, settings, overwrite):
             video_options=_VIDEO_OPTIONS,
             audio_options={**_AUDIO_OPTIONS, "b": str(bitrate)},
         )
-        os.replace(partial, path)
+        publish(partial, path)
     except BaseException:
         if os.path.exists(partial):
             os.remove(partial)
@@ -573,7 +574,7 @@ def _write_json(path, record):
     try:
         with os.fdopen(handle, "w") as f:
             json.dump(record, f)
-        os.replace(partial, path)
+        publish(partial, path)
     except BaseException:
         if os.path.exists(partial):
             os.remove(partial)

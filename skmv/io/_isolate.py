@@ -71,7 +71,9 @@ def _main(fd):
         importlib.import_module(name)
     try:
         _serve(Connection(fd))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ConnectionError):
+        # The caller hung up (interrupted, or gone) while this worker was
+        # starting or answering: nobody is left to report to.
         pass
 
 
