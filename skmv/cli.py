@@ -765,7 +765,7 @@ def _cmd_retrieve(args):
             end = start + float(database.duration[i])
             print(
                 f"  {database.paths[i]}  {_format_time(start)}-{_format_time(end)} s"
-                f"  {float(distance):.4f}"
+                f"  {float(distance):.6f}"
             )
     return EXIT_OK
 
@@ -944,10 +944,12 @@ def _build_parser():
     p.add_argument(
         "--fine-tune",
         choices=("none", "contrastive", "crossmodal"),
-        default="none",
+        default="contrastive",
         help="after pre-training, train the shared model for retrieval: "
-        "'contrastive' for --space shared, 'crossmodal' for --space input "
-        "(default: none)",
+        "'contrastive' for --space shared (retrieve's default), 'crossmodal' "
+        "for --space input, 'none' for the paper's pre-trained model alone "
+        "(default: contrastive, which puts the true match in the top 10 3 "
+        "to 5 times as often as none in the user guide's measurements)",
     )
     p.add_argument(
         "--fine-tune-n-iter",

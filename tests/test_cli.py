@@ -349,7 +349,9 @@ def test_fit_writes_a_safe_bundle(model, features):
     assert shared.shape == (6 * N_SEGMENTS, 64)
 
 
-def test_fit_fine_tunes_the_shared_model_for_retrieval(corpus, features, tmp_path):
+def test_fit_fine_tunes_the_shared_model_for_retrieval(
+    corpus, features, model, tmp_path
+):
     path = tmp_path / "tuned.skops"
     code, out, err = run(
         "fit", features[0], "-o", path, *FIT_OPTIONS, "--fine-tune", "contrastive",
@@ -368,6 +370,13 @@ def test_fit_fine_tunes_the_shared_model_for_retrieval(corpus, features, tmp_pat
     with pytest.raises(SystemExit) as exit_:
         cli.main(["fit", str(features[0]), "-o", str(path), "--fine-tune", "yes"])
     assert exit_.value.code == 2
+    # Contrastive fine-tuning is the default; "none" keeps the paper's model.
+    assert load_model(model)["shared"].fine_tune == "contrastive"
+    code, _, err = run(
+        "fit", features[0], "-o", path, *FIT_OPTIONS, "--fine-tune", "none"
+    )
+    assert code == 0, err
+    assert load_model(path)["shared"].fine_tune is None
 
 
 def _parse_retrieval(out, query=None):
