@@ -214,7 +214,7 @@ def _featurize_segments(
         unit="segment",
         desc="featurizing",
         file=sys.stderr,
-        disable=not progress,
+        disable=not progress or not segments,
         dynamic_ncols=True,
     ) as bar:
         for first in range(0, len(files), batch):
@@ -251,7 +251,7 @@ def _featurize_segments(
     return X, kept, skipped
 
 
-def _segment(paths, seconds, streams=("video", "audio")):
+def _segment(paths, seconds, streams=("video", "audio"), keep_last=False):
     """segment_media with bad files skipped (and listed, not warned)."""
     from .io import MediaWarning, segment_media
 
@@ -261,7 +261,11 @@ def _segment(paths, seconds, streams=("video", "audio")):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MediaWarning)
         segments = segment_media(
-            paths, seconds=seconds, streams=streams, on_error="skip"
+            paths,
+            seconds=seconds,
+            streams=streams,
+            keep_last=keep_last,
+            on_error="skip",
         )
     return segments
 
@@ -272,6 +276,18 @@ def _report_skipped(skipped, n_files):
     _err(f"skmv: skipped {len(skipped)} of {n_files} file(s):")
     for path, reason in skipped:
         _err(f"  {path}: {reason}")
+    if any(_with_hint(reason) != reason for _, reason in skipped):
+        _err(f"  ({_KEEP_LAST_HINT})")
+
+
+_KEEP_LAST_HINT = "--keep-last keeps a file's last, shorter piece as a segment"
+
+
+def _with_hint(reason):
+    """A skip reason, with what to do about a file shorter than a segment."""
+    if "shorter than one segment" in reason:
+        return f"{reason}; {_KEEP_LAST_HINT}"
+    return reason
 
 
 def _cmd_featurize(args):
@@ -281,13 +297,15 @@ def _cmd_featurize(args):
     if args.cache is not None and os.path.exists(args.cache):
         if not os.path.isdir(args.cache):
             _fail(f"{args.cache}: --cache must be a directory")
-    segments = _segment(args.paths, args.seconds)
+    segments = _segment(args.paths, args.seconds, keep_last=args.keep_last)
     n_files = len(_by_file(segments)) + len(segments.skipped)
     X, kept, bad = _featurize_segments(
         segments, n_jobs=args.n_jobs, cache=args.cache, progress=not args.quiet
     )
     skipped = list(segments.skipped) + bad
     if not kept:
+        if len(skipped) == 1:  # one file or folder: its reason is the error
+            _fail(f"{skipped[0][0]}: {_with_hint(skipped[0][1])}")
         _report_skipped(skipped, n_files)
         _fail("no segments to write: every media file was skipped")
 
@@ -656,10 +674,23 @@ def _cmd_fit(args):
 # ----------------------------------------------------------------------------
 
 
+def _is_skops_file(path):
+    """Whether ``path`` is a skops archive (a zip file with a schema)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "schema.json" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def _load_bundle(path):
     from . import load_model
 
     _require_file(path, "model file")
+    if not _is_skops_file(path):  # a features file, say
+        _fail(f"{path}: not a skmv model file (write one with skmv fit)")
     try:
         bundle = load_model(path)
     except ValueError as exc:
@@ -705,7 +736,7 @@ def _featurize_files(paths, seconds, n_jobs, progress):
     return X, kept, list(segments.skipped) + bad, n_files
 
 
-def _query_segments(path, seconds, start, query):
+def _query_segments(path, seconds, start, query, keep_last=False):
     """The segments of the query file: all of them, or the one at ``start``;
     the file needs only the ``query`` modality (a song for a video, say)."""
     from .exceptions import MediaError
@@ -713,9 +744,9 @@ def _query_segments(path, seconds, start, query):
 
     _require_file(path, "query file")
     if start is None:
-        segments = _segment([path], seconds, streams=(query,))
+        segments = _segment([path], seconds, streams=(query,), keep_last=keep_last)
         if segments.skipped:
-            _fail(f"{path}: {segments.skipped[0][1]}")
+            _fail(f"{path}: {_with_hint(segments.skipped[0][1])}")
         return segments
     try:
         span = call_isolated(probe, path, path=path, timeout=60.0).span((query,))
@@ -743,7 +774,9 @@ def _cmd_retrieve(args):
         )
     _check_model_fits_here(bundle, args.model)
     seconds = bundle["fingerprint"]["seconds"]
-    segments = _query_segments(args.query_file, seconds, args.start, args.query)
+    segments = _query_segments(
+        args.query_file, seconds, args.start, args.query, args.keep_last
+    )
     X, kept, skipped = _featurize_segments(
         segments, progress=not args.quiet, kinds=(args.query,)
     )
@@ -880,6 +913,12 @@ def _build_parser():
         help="segment length in seconds (default: 6)",
     )
     p.add_argument(
+        "--keep-last",
+        action="store_true",
+        help="keep the last piece of each file shorter than --seconds as a "
+        "shorter segment (a file shorter than one segment is skipped without)",
+    )
+    p.add_argument(
         "--n-jobs",
         type=_n_jobs,
         metavar="N",
@@ -1014,6 +1053,12 @@ def _build_parser():
         metavar="S",
         help="query with the one segment starting at S seconds "
         "(default: every segment of the file)",
+    )
+    p.add_argument(
+        "--keep-last",
+        action="store_true",
+        help="query with the last piece of the file too, when it is shorter "
+        "than a segment (a query file shorter than one segment needs it)",
     )
     p.add_argument(
         "--space",

@@ -451,6 +451,43 @@ def test_retrieve_with_a_song_alone(corpus, features, model, tmp_path):
     assert_one_error_line(code, err, song, "no video stream")
 
 
+def test_keep_last_uses_a_file_shorter_than_a_segment(tmp_path, features, model):
+    """Without --keep-last a file shorter than one segment is an error that
+    says what to do; with it, the file is one shorter segment."""
+    from skmv.datasets import moving_bars, tone, write_media
+
+    short = str(tmp_path / "short.mp4")
+    seconds = 0.75 * float(SECONDS)
+    write_media(
+        short,
+        video=moving_bars(int(12 * seconds), size=(64, 48)),
+        fps=12,
+        audio=tone(440.0, seconds, sr=22050),
+        sr=22050,
+    )
+    out_path = tmp_path / "short.npz"
+    code, _, err = run("featurize", short, "-o", out_path, "--seconds", SECONDS, "-q")
+    assert_one_error_line(code, err, short, "shorter than one segment", "--keep-last")
+    code, _, err = run(
+        "featurize", short, "-o", out_path, "--seconds", SECONDS, "-q", "--keep-last"
+    )
+    assert code == 0, err
+    with np.load(out_path) as npz:
+        assert npz["X"].shape[0] == 1
+        assert npz["duration"][0] == pytest.approx(seconds, abs=0.1)
+    code, _, err = run("retrieve", model, short, "--database", features[0], "-q")
+    assert_one_error_line(code, err, short, "--keep-last")
+    code, out, err = run(
+        "retrieve", model, short, "--database", features[0], "-q", "--keep-last"
+    )
+    assert code == 0, err
+    assert len(_parse_retrieval(out, query=short)) == 1
+    # An empty folder: one line naming it.
+    (tmp_path / "empty").mkdir()
+    code, _, err = run("featurize", tmp_path / "empty", "-o", out_path)
+    assert_one_error_line(code, err, str(tmp_path / "empty"), "no media files")
+
+
 def test_classify_prints_a_label_and_a_score_per_clip(corpus, model):
     files = corpus.paths[:3]
     code, out, err = run("classify", model, *files, corpus.bad, "-q")
@@ -516,6 +553,19 @@ def test_not_a_features_file(tmp_path, corpus, features):
     np.savez(other, X=np.zeros((3, 2)))
     code, _, err = run("fit", other, "-o", tmp_path / "m.skops")
     assert_one_error_line(code, err, "not a skmv features file")
+
+
+def test_not_a_model_file(tmp_path, corpus, features):
+    """A features file, a text file or a video where a model belongs: the
+    mirror of the features-file check, without skops' internals."""
+    text = tmp_path / "notes.skops"
+    text.write_text("hello\n")
+    for path in (features[0], text, corpus.paths[0]):
+        code, _, err = run("classify", path, corpus.paths[0])
+        assert_one_error_line(code, err, str(path), "not a skmv model file", "skmv fit")
+        assert "schema" not in err and "zip" not in err
+        code, _, err = run("retrieve", path, corpus.paths[0], "--database", features[0])
+        assert_one_error_line(code, err, str(path), "not a skmv model file")
 
 
 def test_features_from_another_skmv_version(tmp_path, features):
@@ -605,11 +655,6 @@ def test_model_without_classifier(tmp_path, corpus, model):
     save_model(bundle, tmp_path / "plain.skops")
     code, _, err = run("classify", tmp_path / "plain.skops", corpus.paths[0])
     assert_one_error_line(code, err, "has no classifier", "--labels")
-
-
-def test_not_a_model_file(tmp_path, corpus, features):
-    code, _, err = run("classify", features[0], corpus.paths[0])
-    assert_one_error_line(code, err, str(features[0]))
 
 
 def test_start_outside_the_query_file(corpus, features, model):
