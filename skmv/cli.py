@@ -542,7 +542,7 @@ def _match_clips(labels, clips, labels_path, features_path):
     for clip in unique:
         by_abs.setdefault(os.path.abspath(clip), []).append(clip)
         by_name.setdefault(os.path.basename(clip), []).append(clip)
-    matched, unknown = {}, []
+    matched, unknown, ambiguous = {}, [], []
     for key, label in labels.items():
         if key in unique:
             found = [key]
@@ -550,16 +550,23 @@ def _match_clips(labels, clips, labels_path, features_path):
             found = by_abs.get(os.path.abspath(key)) or by_name.get(
                 os.path.basename(key), []
             )
-        if len(found) != 1:
+        if len(found) == 1:
+            matched[found[0]] = label
+        elif found:
+            ambiguous.append((key, found))
+        else:
             unknown.append(key)
-            continue
-        matched[found[0]] = label
+    if ambiguous:
+        key, found = ambiguous[0]
+        _fail(
+            f"{labels_path}: {len(ambiguous)} clip name(s) match several clips "
+            f"of {features_path}: {key} is {' and '.join(found[:2])}"
+            f"{' ...' if len(found) > 2 else ''}; write the clip ids as in the "
+            "features file (their paths)"
+        )
     if unknown:
         shown = ", ".join(unknown[:3]) + (" ..." if len(unknown) > 3 else "")
-        _fail(
-            f"{labels_path}: {len(unknown)} clip(s) not in {features_path} (or "
-            f"ambiguous): {shown}"
-        )
+        _fail(f"{labels_path}: {len(unknown)} clip(s) not in {features_path}: {shown}")
     return matched
 
 

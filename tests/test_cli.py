@@ -605,6 +605,21 @@ def test_labels_for_unknown_clips(tmp_path, features):
     assert_one_error_line(code, err, "not_in_there.mp4", "not in")
 
 
+def test_labels_by_a_file_name_that_two_folders_share():
+    """The same file name in two folders: a label by name alone is refused
+    as ambiguous, naming both clips; a label by path is taken."""
+    clips = np.array(["pop/a.mp4", "rock/a.mp4", "rock/b.mp4"])
+    with pytest.raises(cli.UsageError) as error:
+        cli._match_clips({"a.mp4": "1", "b.mp4": "0"}, clips, "l.csv", "f.npz")
+    message = str(error.value)
+    assert "1 clip name(s) match several clips" in message
+    assert "pop/a.mp4 and rock/a.mp4" in message and "as in the features" in message
+    matched = cli._match_clips(
+        {"pop/a.mp4": "1", "rock/a.mp4": "0", "b.mp4": "0"}, clips, "l.csv", "f.npz"
+    )
+    assert matched == {"pop/a.mp4": "1", "rock/a.mp4": "0", "rock/b.mp4": "0"}
+
+
 def test_labels_of_one_class(tmp_path, corpus, features):
     labels = tmp_path / "labels.csv"
     labels.write_text("".join(f"{path},1\n" for path in corpus.paths))
