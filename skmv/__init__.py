@@ -5,42 +5,65 @@ After B. Xu, X. Wang and X. Tang, "Fusing Music and Video Modalities Using
 Multi-timescale Shared Representations", ACM Multimedia 2014.
 """
 
-from ._persistence import load_model, save_model
-from .baselines import CCA, CCARetriever
-from .dbn import DBNTransformer
-from .features import AudioFeaturizer, VideoFeaturizer
-from .io import Segment, segment_media
-from .metrics import PrecisionAtNDisplay, precision_at_n, retrieval_ranks
-from .rbm import BernoulliRBM, GaussianBernoulliRBM
-from .retrieval import CrossModalRetriever
-from .shared import SharedRBM
-from .timescale import (
-    MultiTimescaleFusionClassifier,
-    TimescaleConcatenator,
-    make_windows,
-)
+import importlib
 
 __version__ = "0.1.0.dev0"
 
-__all__ = [
-    "AudioFeaturizer",
-    "BernoulliRBM",
-    "CCA",
-    "CCARetriever",
-    "CrossModalRetriever",
-    "DBNTransformer",
-    "GaussianBernoulliRBM",
-    "load_model",
-    "make_windows",
-    "MultiTimescaleFusionClassifier",
-    "precision_at_n",
-    "PrecisionAtNDisplay",
-    "retrieval_ranks",
-    "save_model",
-    "Segment",
-    "segment_media",
-    "SharedRBM",
-    "TimescaleConcatenator",
-    "VideoFeaturizer",
-    "__version__",
-]
+# The public names and the modules that define them, imported on first use:
+# ``import skmv`` costs next to nothing, so that the ``skmv`` command starts
+# (and answers ``--help``, or a Ctrl-C) at once, and a script pays only for
+# what it uses. ``from skmv import SharedRBM`` works as usual.
+_PUBLIC = {
+    "AudioFeaturizer": "features",
+    "BernoulliRBM": "rbm",
+    "CCA": "baselines",
+    "CCARetriever": "baselines",
+    "CrossModalRetriever": "retrieval",
+    "DBNTransformer": "dbn",
+    "GaussianBernoulliRBM": "rbm",
+    "load_model": "_persistence",
+    "make_windows": "timescale",
+    "MultiTimescaleFusionClassifier": "timescale",
+    "precision_at_n": "metrics",
+    "PrecisionAtNDisplay": "metrics",
+    "retrieval_ranks": "metrics",
+    "save_model": "_persistence",
+    "Segment": "io",
+    "segment_media": "io",
+    "SharedRBM": "shared",
+    "TimescaleConcatenator": "timescale",
+    "VideoFeaturizer": "features",
+}
+_SUBMODULES = (
+    "baselines",
+    "cli",
+    "datasets",
+    "dbn",
+    "demo",
+    "exceptions",
+    "features",
+    "io",
+    "metrics",
+    "rbm",
+    "retrieval",
+    "shared",
+    "timescale",
+    "tuning",
+)
+
+__all__ = [*_PUBLIC, "__version__"]
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f"skmv.{_PUBLIC[name]}"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"skmv.{name}")
+    else:
+        raise AttributeError(f"module 'skmv' has no attribute {name!r}")
+    globals()[name] = value  # once imported, a plain attribute
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))

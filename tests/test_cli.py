@@ -157,6 +157,30 @@ def test_python_m_skmv_help():
     assert "exit codes" in result.stdout and "130" in result.stdout
 
 
+def test_the_command_starts_without_the_heavy_imports():
+    """``skmv --help`` (and a Ctrl-C right after starting) need no
+    scikit-learn, SciPy or media library: ``import skmv`` is lazy."""
+    code = (
+        "import sys\n"
+        "from skmv import cli\n"
+        "try:\n"
+        "    cli.main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('sklearn', 'scipy', 'av', 'cv2', 'librosa', 'joblib')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-1] == "[]", done.stdout
+    # The public names still import as usual, on first use.
+    assert skmv.SharedRBM is skmv.shared.SharedRBM
+    assert set(skmv.__all__) <= set(dir(skmv))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        skmv.nope  # noqa: B018
+
+
 @pytest.mark.parametrize(
     "command, option",
     [
