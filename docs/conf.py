@@ -43,11 +43,11 @@ intersphinx_mapping = {
 }
 
 
-def _reachable(url, timeout=5.0):
+def _reachable(url, timeout=3.0):
     try:
         with urllib.request.urlopen(f"{url}/objects.inv", timeout=timeout):
             return True
-    except OSError:
+    except Exception:  # no network, a proxy's refusal, a cut-off answer
         return False
 
 

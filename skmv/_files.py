@@ -4,20 +4,27 @@ and an interrupted run leaves no truncated file behind."""
 
 from __future__ import annotations
 
-import functools
 import os
 
 
-@functools.cache
-def _usual_mode():
-    """0666 less the process's umask: the mode ``open`` gives a new file."""
-    umask = os.umask(0o022)  # the only way to read it before Python 3.13
+def _umask():
+    """The process's umask, read where the system shows it (Linux), so that
+    other threads never see it changed; else set and restored at once (the
+    only way before Python 3.13)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
 def publish(partial, path):
-    """Rename the finished ``partial`` to ``path`` with a new file's usual
-    mode (``tempfile.mkstemp`` makes its files private, 0600)."""
-    os.chmod(partial, _usual_mode())
+    """Rename the finished ``partial`` to ``path`` with the mode a new file
+    gets from ``open`` (``tempfile.mkstemp`` makes its files private, 0600)."""
+    os.chmod(partial, 0o666 & ~_umask())
     os.replace(partial, path)

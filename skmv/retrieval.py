@@ -22,7 +22,6 @@ running top-k per query, so memory stays bounded whatever the database size.
 
 from __future__ import annotations
 
-import math
 from numbers import Integral
 
 import numpy as np
@@ -557,39 +556,42 @@ def _kneighbors_blocks(Q, D, k, metric, chunk_size, xp):
 
 def _ranks_blocks(Q, D, metric, chunk_size, xp):
     """Pessimistic rank of D[i] among the rows of D for each query Q[i]."""
+    if metric == "euclidean":
+        # Distances do not change with the origin, but their rounding grows
+        # with the norms: measured from the database's mean, rows far from
+        # the origin keep their precision.
+        origin = xp.mean(D, axis=0, keepdims=True)
+        Q, D = Q - origin, D - origin
     Q, q_sq = _prepare_rows(Q, metric, xp)
     D_all, d_sq_all = _prepare_rows(D, metric, xp)
     n = Q.shape[0]
     device = B.device_of(Q)
-    # Rounding of a dot product of unit rows: a few eps times sqrt(length).
-    rounding = 4.0 * math.sqrt(Q.shape[1]) * float(xp.finfo(Q.dtype).eps)
+    eps = float(xp.finfo(Q.dtype).eps)
+    chunks = _chunks(n, chunk_size)
     ranks = []
-    for q0, q1 in _chunks(n, chunk_size):
+    for q0, q1 in chunks:
         Qc = Q[q0:q1, :]
         qc_sq = None if q_sq is None else q_sq[q0:q1]
         rows = xp.arange(q0, q1, device=device)
-        # The true distances, computed as the blocks compute them.
-        Dt = D_all[q0:q1, :]
+        # The true distances are the diagonal of the query block's own
+        # product, so that they round as every other distance does: an exact
+        # duplicate of the true item gets the same distance.
         dt_sq = None if d_sq_all is None else d_sq_all[q0:q1]
-        if metric == "cosine":
-            true = 1.0 - xp.sum(Qc * Dt, axis=1)
-        else:
-            true = xp.maximum(
-                qc_sq - 2.0 * xp.sum(Qc * Dt, axis=1) + dt_sq,
-                xp.zeros_like(qc_sq),
-            )
+        S_own = _block(Qc, qc_sq, D_all[q0:q1, :], dt_sq, metric, xp)
+        diagonal = xp.expand_dims(xp.arange(q1 - q0, device=device), axis=1)
+        true = xp.take_along_axis(S_own, diagonal, axis=1)[:, 0]
         # Pessimistic ties: an item as close as the true one ranks first. The
-        # slack absorbs the rounding of the two computations, which grows
-        # with the norms the distance is computed from, not with the
-        # distance: an exact duplicate of the true item must count even when
-        # the query is (nearly) that item.
+        # slack absorbs what rounding remains, at the scale of the terms the
+        # distance is computed from (1 - cos; |q|^2 - 2 q.d + |d|^2).
         scale = 1.0 if metric == "cosine" else qc_sq + dt_sq
-        slack = 1e-6 * xp.abs(true) + rounding * scale
-        limit = xp.expand_dims(true + slack, axis=1)
+        limit = xp.expand_dims(true + 1e-6 * xp.abs(true) + 2.0 * eps * scale, axis=1)
         count = xp.zeros(q1 - q0, dtype=xp.int64, device=device)
-        for d0, d1 in _chunks(n, chunk_size):
-            dc_sq = None if d_sq_all is None else d_sq_all[d0:d1]
-            S = _block(Qc, qc_sq, D_all[d0:d1, :], dc_sq, metric, xp)
+        for d0, d1 in chunks:
+            if d0 == q0:
+                S = S_own
+            else:
+                dc_sq = None if d_sq_all is None else d_sq_all[d0:d1]
+                S = _block(Qc, qc_sq, D_all[d0:d1, :], dc_sq, metric, xp)
             cols = xp.arange(d0, d1, device=device)
             other = xp.expand_dims(rows, 1) != xp.expand_dims(cols, 0)
             close = S <= limit

@@ -475,6 +475,25 @@ def test_retrieve_with_a_song_alone(corpus, features, model, tmp_path):
     assert_one_error_line(code, err, song, "no video stream")
 
 
+def test_published_files_follow_the_umask_of_the_moment(tmp_path):
+    """Files written through a private temporary file end with the mode that
+    ``open`` would give them now: a umask tightened mid-run is obeyed."""
+    import tempfile
+
+    from skmv._files import publish
+
+    before = os.umask(0o022)
+    try:
+        for umask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
+            os.umask(umask)
+            fd, partial = tempfile.mkstemp(dir=tmp_path)
+            os.close(fd)
+            publish(partial, tmp_path / f"out{umask:o}")
+            assert (tmp_path / f"out{umask:o}").stat().st_mode & 0o777 == mode
+    finally:
+        os.umask(before)
+
+
 def test_keep_last_uses_a_file_shorter_than_a_segment(tmp_path, features, model):
     """Without --keep-last a file shorter than one segment is an error that
     says what to do; with it, the file is one shorter segment."""

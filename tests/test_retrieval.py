@@ -190,10 +190,26 @@ def test_exact_duplicates_of_the_true_item_count_as_ties(metric):
             ranks = _ranks_blocks(Q, D, metric, 7, np)
             assert ranks.min() >= 1, (n_features, scale)
             # and each lower rank is earned: the plain count agrees.
-            exact = _brute_force(Q.astype(np.float64), D.astype(np.float64), 1, metric)[
-                2
-            ]
-            assert_array_equal(ranks, retrieval_ranks(exact))
+            exact = _brute_force(Q.astype(np.float64), D.astype(np.float64), 1, metric)
+            assert_array_equal(ranks, retrieval_ranks(exact[2]))
+
+
+def test_euclidean_ranks_of_rows_far_from_the_origin():
+    """float32 rows at an offset 1000 times their spread: the ranks are those
+    of the exact distances (the rounding grows with the norms, so distances
+    are measured from the database's mean)."""
+    from skmv.retrieval import _ranks_blocks
+
+    rng = np.random.RandomState(1)
+    for offset, spread in ((100.0, 0.1), (10.0, 0.01)):
+        D = offset + spread * rng.normal(size=(200, 64))
+        Q = D + 0.3 * spread * rng.normal(size=D.shape)
+        exact = retrieval_ranks(_brute_force(Q, D, 1, "euclidean")[2])
+        assert exact.max() == 0
+        ranks = _ranks_blocks(
+            Q.astype(np.float32), D.astype(np.float32), "euclidean", 64, np
+        )
+        assert_array_equal(ranks, exact)
 
 
 def test_a_constant_column_keeps_unit_scale(data, model):
