@@ -4,6 +4,7 @@ and an interrupted run leaves no truncated file behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 
@@ -11,13 +12,11 @@ def _umask():
     """The process's umask, read where the system shows it (Linux), so that
     other threads never see it changed; else set and restored at once (the
     only way before Python 3.13)."""
-    try:
+    with contextlib.suppress(OSError, ValueError, IndexError):
         with open("/proc/self/status") as status:
             for line in status:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
     umask = os.umask(0o022)
     os.umask(umask)
     return umask

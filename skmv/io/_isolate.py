@@ -74,7 +74,7 @@ def _main(fd):
     except (KeyboardInterrupt, ConnectionError):
         # The caller hung up (interrupted, or gone) while this worker was
         # starting or answering: nobody is left to report to.
-        pass
+        return
 
 
 def _serve(conn):
