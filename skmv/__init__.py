@@ -18,6 +18,7 @@ _PUBLIC = {
     "BernoulliRBM": "rbm",
     "CCA": "baselines",
     "CCARetriever": "baselines",
+    "ClipRetriever": "retrieval",
     "CrossModalRetriever": "retrieval",
     "DBNTransformer": "dbn",
     "GaussianBernoulliRBM": "rbm",

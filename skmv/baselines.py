@@ -728,6 +728,40 @@ class CCARetriever(_ModalityComposition):
         view = 0 if name == self.query else 1
         return self.cca_.transform_modality(self._encode(X, name), view)
 
+    def embed_queries(self, X):
+        """Canonical projections of each row's query block.
+
+        What :meth:`kneighbors` compares with the database; used by
+        :class:`~skmv.retrieval.ClipRetriever` to compare many segments at
+        once.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Only the ``query`` columns are read; the others may hold NaN.
+
+        Returns
+        -------
+        Q : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self, "cca_")
+        return self._project(self._validate(X), self.query)
+
+    def embed_database(self, X):
+        """Canonical projections of each row's target block (as ``database_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Only the ``target`` columns are read; the others may hold NaN.
+
+        Returns
+        -------
+        D : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self, "cca_")
+        return self._project(self._validate(X), self.target)
+
     # ------------------------------------------------------------------
     # Retrieval
     # ------------------------------------------------------------------

@@ -33,7 +33,7 @@ from . import _backend as B
 from .base import DeviceMixin, validate_array
 from .metrics import precision_at_n
 
-__all__ = ["CrossModalRetriever"]
+__all__ = ["ClipRetriever", "CrossModalRetriever"]
 
 
 class CrossModalRetriever(DeviceMixin, BaseEstimator):
@@ -362,6 +362,61 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
     # Retrieval
     # ------------------------------------------------------------------
 
+    def embed_queries(self, X):
+        """Each row's query block, in the space where items are compared.
+
+        What :meth:`kneighbors` compares with the database: the target
+        reconstructed from the query (``space="input"``) or the shared
+        representation inferred from the query alone (``"shared"``),
+        standardised as the database is. Used by
+        :class:`~skmv.retrieval.ClipRetriever` to compare many segments at
+        once.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Only the ``query`` columns are read; the others may hold NaN.
+
+        Returns
+        -------
+        Q : array of shape (n_samples, n_dims)
+            Float, of the input's array kind.
+        """
+        check_is_fitted(self, "model_")
+        _, ctx = self._validate(X, reset=False)
+        Q = _standardized(self._queries(X, ctx), self._stats(ctx), ctx.xp)
+        return ctx.give(Q)
+
+    def embed_database(self, X):
+        """Each row's target block, in the space where items are compared.
+
+        What :meth:`index` stores as ``database_``: the target features
+        (``space="input"``) or the shared representation inferred from the
+        target alone (``"shared"``), standardised with the current
+        ``space_mean_`` and ``space_scale_`` (those of the indexed database).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Only the ``target`` columns are read; the others may hold NaN.
+
+        Returns
+        -------
+        D : array of shape (n_samples, n_dims)
+            Float, of the input's array kind.
+        """
+        check_is_fitted(self, "model_")
+        X_arr, ctx = self._validate(X, reset=False)
+        D = _standardized(self._database(X, X_arr, ctx), self._stats(ctx), ctx.xp)
+        return ctx.give(D)
+
+    def _stats(self, ctx):
+        """The fitted (mean, scale) of ``standardize``, where ``ctx`` computes."""
+        return tuple(
+            None if a is None else ctx.put(a)
+            for a in (self.space_mean_, self.space_scale_)
+        )
+
     def kneighbors(self, X, n_neighbors=None, return_distance=True):
         """Database items nearest to each row's query block.
 
@@ -385,11 +440,7 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         check_is_fitted(self, "database_")
         k = _check_n_neighbors(n_neighbors, self.n_neighbors, self.n_database_)
         X_arr, ctx = self._validate(X, reset=False)
-        stats = tuple(
-            None if a is None else ctx.put(a)
-            for a in (self.space_mean_, self.space_scale_)
-        )
-        Q = _standardized(self._queries(X, ctx), stats, ctx.xp)
+        Q = _standardized(self._queries(X, ctx), self._stats(ctx), ctx.xp)
         D = ctx.put(self.database_)
         dist, ind = self._top_k(Q, D, k, ctx.xp)
         dist, ind = ctx.give(dist), ctx.give(ind)
@@ -600,3 +651,767 @@ def _ranks_blocks(Q, D, metric, chunk_size, xp):
             )
         ranks.append(count)
     return np.asarray(B.to_numpy(xp.concat(ranks, axis=0)), dtype=np.intp)
+
+
+# --------------------------------------------------------------------------
+# Whole clips: ClipRetriever
+# --------------------------------------------------------------------------
+
+
+def _factorize(groups, n_rows, name="groups"):
+    """``(clips, codes)``: the distinct clip ids in order of first appearance
+    and each row's index into them. Clip ids may be of any hashable type."""
+    if groups is None:
+        raise ValueError(
+            f"{name} is required: the clip (music video) of each row, so that "
+            "the rows of one clip can be put side by side."
+        )
+    if B.is_array(groups) and not isinstance(groups, np.ndarray):
+        groups = B.to_numpy(groups)
+    if isinstance(groups, np.ndarray) and groups.dtype != object:
+        if groups.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {groups.shape}.")
+        if groups.shape[0] != n_rows:
+            raise ValueError(
+                f"{name} has {groups.shape[0]} entries but X has {n_rows} rows; "
+                "give the clip of every row."
+            )
+        uniques, first, codes = np.unique(
+            groups, return_index=True, return_inverse=True
+        )
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        return uniques[order], rank[codes.reshape(-1)].astype(np.intp)
+    items = list(groups)
+    if len(items) != n_rows:
+        raise ValueError(
+            f"{name} has {len(items)} entries but X has {n_rows} rows; give the "
+            "clip of every row."
+        )
+    index, codes = {}, np.empty(n_rows, dtype=np.intp)
+    for row, clip in enumerate(items):
+        try:
+            codes[row] = index.setdefault(clip, len(index))
+        except TypeError:
+            raise TypeError(
+                f"{name}[{row}] = {clip!r} is not hashable; clip ids must be "
+                "hashable (str, int, tuple, ...)."
+            ) from None
+    clips = np.empty(len(index), dtype=object)
+    for clip, code in index.items():
+        clips[code] = clip
+    return clips, codes
+
+
+def _show(clip):
+    """A clip id as written in messages (NumPy scalars as plain values)."""
+    return repr(clip.item() if isinstance(clip, np.generic) else clip)
+
+
+class _ClipLayout:
+    """Rows of X grouped by clip, each clip's rows in their order in X.
+
+    ``rows`` lists X's rows clip after clip; the rows of clip ``c`` are
+    ``rows[starts[c] : starts[c] + lengths[c]]``.
+    """
+
+    def __init__(self, codes, n_clips):
+        self.rows = np.argsort(codes, kind="stable")
+        self.lengths = np.bincount(codes, minlength=n_clips).astype(np.intp)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(
+            np.intp
+        )
+
+    def subset(self, c0, c1):
+        """The layout of clips ``c0`` to ``c1`` (rows still index X)."""
+        new = object.__new__(_ClipLayout)
+        new.lengths = self.lengths[c0:c1]
+        new.starts = self.starts[c0:c1] - self.starts[c0]
+        begin = int(self.starts[c0])
+        new.rows = self.rows[begin : begin + int(new.lengths.sum())]
+        return new
+
+    def excerpt(self, excerpt):
+        """A layout of the middle ``excerpt`` segments of each longer clip,
+        and where each excerpt starts in its clip (in segments)."""
+        if excerpt is None:
+            return self, np.zeros_like(self.lengths)
+        skip = np.maximum(self.lengths - excerpt, 0) // 2
+        new = object.__new__(_ClipLayout)
+        new.lengths = np.minimum(self.lengths, excerpt)
+        new.starts = np.concatenate([[0], np.cumsum(new.lengths)[:-1]]).astype(np.intp)
+        first = self.starts + skip
+        new.rows = self.rows[_ranges(first, new.lengths)]
+        return new, skip
+
+
+def _concat_rows(parts):
+    """Row blocks (of one namespace) stacked."""
+    if len(parts) == 1:
+        return parts[0]
+    xp = B.get_namespace(parts[0])
+    return xp.concat(parts, axis=0)
+
+
+def _ranges(starts, lengths):
+    """``concat([arange(s, s + n) for s, n in zip(starts, lengths)])``."""
+    lengths = np.asarray(lengths, dtype=np.intp)
+    total = int(lengths.sum())
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(np.asarray(starts, dtype=np.intp), lengths) + (
+        np.arange(total, dtype=np.intp) - offsets
+    )
+
+
+def _window_counts(lengths, k):
+    """Base-k windows of clips of ``lengths`` segments (one per start)."""
+    return np.maximum(np.asarray(lengths) - k + 1, 0)
+
+
+def _window_rows(layout, k, clips=None):
+    """Row indices of X, shape (n_windows, k): the k adjacent segments of
+    every base-k window of ``clips`` (all clips by default), clip after clip
+    and by start within a clip."""
+    lengths, starts = layout.lengths, layout.starts
+    if clips is not None:
+        lengths, starts = lengths[clips], starts[clips]
+    counts = _window_counts(lengths, k)
+    first = _ranges(starts, counts)  # positions in layout.rows
+    return layout.rows[first[:, None] + np.arange(k)[None, :]]
+
+
+def _modalities_param(retriever):
+    """``(key, modalities)``: the parameter of ``retriever`` that declares its
+    modalities as ``(name, encoder, columns)`` tuples (``modalities`` of a
+    CCARetriever, ``model__modalities`` of a CrossModalRetriever)."""
+    params = retriever.get_params(deep=True)
+    keys = sorted(
+        (key for key in params if key == "modalities" or key.endswith("__modalities")),
+        key=lambda key: key.count("__"),
+    )
+    if not keys:
+        raise ValueError(
+            f"{type(retriever).__name__} declares no `modalities` parameter, so "
+            "ClipRetriever cannot build base-k rows for it; use scales=(1,) or "
+            "a retriever whose modalities are (name, encoder, columns) tuples "
+            "(CrossModalRetriever, CCARetriever)."
+        )
+    return keys[0], list(params[keys[0]])
+
+
+def _scaled(retriever, k, n_features):
+    """A clone of ``retriever`` for base-k rows, and the columns of X that
+    make them: a base-k row holds, modality after modality, that modality's
+    columns of the k segments in time order, so that each modality is again
+    one block (``slice``) of the row."""
+    key, modalities = _modalities_param(retriever)
+    cols, new, offset = [], [], 0
+    for item in modalities:
+        name, encoder, columns = item
+        try:
+            c = np.atleast_1d(np.arange(n_features)[columns])
+        except IndexError as exc:
+            raise ValueError(
+                f"Modality {name!r} selects columns {columns!r} that X, of "
+                f"{n_features} features, does not have."
+            ) from exc
+        cols.append(c.astype(np.intp))
+        width = k * c.size
+        new.append((name, encoder, slice(offset, offset + width)))
+        offset += width
+    return clone(retriever).set_params(**{key: new}), cols
+
+
+def _base_k(X, window_rows, cols, xp):
+    """Base-k rows: for each window (a row of ``window_rows``), each
+    modality's columns ``cols[m]`` of its k segments, modality after
+    modality."""
+    n, k = window_rows.shape
+    if k == 1 and cols is None:
+        return B.take(X, window_rows[:, 0], xp, axis=0)
+    segments = B.take(X, window_rows.reshape(-1), xp, axis=0)
+    blocks = [
+        xp.reshape(B.take(segments, c, xp, axis=1), (n, k * c.size)) for c in cols
+    ]
+    return xp.concat(blocks, axis=1) if len(blocks) > 1 else blocks[0]
+
+
+def _candidates(n_query, lengths, stride):
+    """Every (clip, offset) a query clip of ``n_query`` segments is compared
+    at: the query slides over each database clip of ``lengths`` segments
+    (or the clip over the query, when the query is the longer), offsets in
+    segments from the clip's start, every ``stride``."""
+    lo = np.minimum(0, lengths - n_query)
+    hi = np.maximum(0, lengths - n_query)
+    counts = (hi - lo) // stride + 1
+    clip = np.repeat(np.arange(lengths.size), counts)
+    step = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return clip, lo[clip] + stride * step, counts
+
+
+def _diagonal_means(S, n_query, first, lengths, k, clip, offset, xp):
+    """Mean distance along the aligned segments of each candidate.
+
+    ``S`` holds the distances of a query clip's ``m = n_query - k + 1`` base-k
+    windows (rows) to a block of database windows (columns); the database
+    clip of candidate ``i`` has ``lengths[clip[i]]`` segments, its windows
+    starting at column ``first[clip[i]]``. At offset ``o`` query window ``t``
+    faces database window ``o + t``: the candidate's score is the mean of
+    ``S`` along that diagonal over the windows both have.
+
+    Diagonal sums come from one cumulative sum of the skewed matrix
+    ``T[i, p] = S[i, i + p - (m - 1)]`` (each column of ``T`` is one diagonal
+    of ``S``), so every candidate costs two reads whatever its length.
+    """
+    m, width = S.shape
+    pad = xp.zeros((m, m - 1), dtype=S.dtype, device=B.device_of(S))
+    S_pad = xp.concat([pad, S, pad], axis=1) if m > 1 else S
+    n_diag = width + m - 1
+    index = np.arange(m)[:, None] + np.arange(n_diag)[None, :]
+    if not B.is_numpy_namespace(xp):
+        index = B.to_namespace(index, xp, B.device_of(S))
+    T = xp.take_along_axis(S_pad, index, axis=1)
+    P = xp.concat(
+        [xp.zeros((1, n_diag), dtype=S.dtype, device=B.device_of(S)),
+         xp.cumulative_sum(T, axis=0)],
+        axis=0,
+    )  # fmt: skip
+    a = np.maximum(0, -offset)  # first query window compared
+    b = first[clip] + np.maximum(0, offset)  # its database window (column)
+    overlap = np.minimum(m, lengths[clip] - k + 1)
+    diag = b - a + (m - 1)
+    flat = xp.reshape(P, (-1,))
+    hi = (a + overlap) * n_diag + diag
+    lo = a * n_diag + diag
+    if not B.is_numpy_namespace(xp):
+        hi = B.to_namespace(hi, xp, B.device_of(S))
+        lo = B.to_namespace(lo, xp, B.device_of(S))
+    sums = xp.take(flat, hi) - xp.take(flat, lo)
+    return np.asarray(B.to_numpy(sums), dtype=np.float64) / overlap
+
+
+class ClipRetriever(BaseEstimator):
+    """Retrieve whole clips: best offset, several timescales.
+
+    "Which of my tracks fits this video?": a query clip (the music or the
+    video of a whole clip, or an ``excerpt`` of it) is slid over each
+    database clip of the other modality; at each offset, the aligned
+    segments' distances, as the segment-level ``retriever`` measures them,
+    are averaged; a database clip's score is its best offset's. With several
+    ``scales``, base-k windows (k adjacent segments concatenated, Xu, Wang and
+    Tang 2014, section 3.3) are compared too, by a clone of ``retriever``
+    fitted on base-k rows, and the scales' scores are averaged.
+
+    Rows of ``X`` are segments, in time order within each clip; the clip of
+    each row travels as ``groups``, as everywhere in skmv.
+
+    Parameters
+    ----------
+    retriever : CrossModalRetriever or CCARetriever
+        The segment-level retriever: anything with ``fit``,
+        ``embed_queries``, ``embed_database`` and ``metric``; its ``query``
+        modality queries, its ``target`` modality is retrieved. Cloned per
+        scale (scale 1 uses a clone of it as is, so a ``prefit=True``
+        :class:`CrossModalRetriever` keeps its model). Tunable as
+        ``retriever__param``.
+    n_neighbors : int, default=10
+        Clips returned by :meth:`kneighbors` by default, and the ``N`` of the
+        clip-level precision at ``N`` that :meth:`score` returns.
+    scales : sequence of int, default=(1,)
+        Window lengths compared, in segments. Scale ``k > 1`` fits a clone of
+        ``retriever`` on base-k rows (``k`` times as many columns) whose
+        modality columns are re-declared for that layout; it needs a retriever
+        with a ``modalities`` parameter. A scale applies to a pair of clips
+        when both have at least ``k`` segments.
+    excerpt : int or None, default=None
+        Query with the middle ``excerpt`` segments of each query clip (the
+        whole clip when it is not longer); None queries with whole clips.
+    stride : int, default=1
+        Offsets tried are every ``stride`` segments; larger strides cost
+        less and find offsets to within ``stride``.
+    chunk_size : int, default=4096
+        Rows per block: the database is scanned in blocks of whole clips of
+        about ``chunk_size`` segments, against batches of query clips of about
+        ``chunk_size`` segments, so memory stays bounded whatever the
+        database's size.
+
+    Attributes
+    ----------
+    scales_ : tuple of int
+        The scales, sorted.
+    retrievers_ : list of estimators
+        The fitted segment retriever of each scale.
+    distance_scale_ : ndarray of shape (n_scales,)
+        Each scale's typical distance: the mean distance between the query
+        and the target windows of different training windows. A scale's
+        scores are divided by it before the scales are averaged, so a score
+        of 1 is as far as unrelated windows typically are.
+    database_clips_ : ndarray of shape (n_database,)
+        The indexed clips' ids, in order of first appearance; the indices
+        returned by :meth:`kneighbors` point into it.
+    database_lengths_ : ndarray of int of shape (n_database,)
+        Segments of each indexed clip.
+    n_database_ : int
+        Number of indexed clips.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    CrossModalRetriever : Segment-level retrieval with a shared model.
+    skmv.baselines.CCARetriever : Segment-level retrieval by CCA.
+    skmv.timescale.make_windows : Non-overlapping windows of clips.
+
+    Notes
+    -----
+    The score of database clip ``j`` for query clip ``q`` is::
+
+        score(q, j) = min_o  mean_k  [ mean_t d_k(q_t^k, j_(o+t)^k) / s_k ]
+
+    over offsets ``o`` (every ``stride`` segments), scales ``k`` that both
+    clips are long enough for, and the aligned base-k windows ``t``; ``d_k``
+    is the scale-``k`` retriever's distance between a query window's
+    embedding and a database window's, ``s_k`` its ``distance_scale_``. When
+    the query is shorter than the database clip the offsets run from 0 to
+    their length difference; when it is longer, the database clip slides
+    over the query and offsets are negative (the query starts before the
+    clip). Diagonal sums come from one cumulative sum per block, so a
+    candidate offset costs two reads whatever the clips' lengths; the cost
+    is the matrix product of the query's windows with the database's.
+
+    Ties in :meth:`retrieval_ranks` are pessimistic, as for segments.
+
+    Without scikit-learn's metadata routing, searches such as
+    :class:`~sklearn.model_selection.GridSearchCV` pass only ``X`` and ``y``
+    to ``fit`` and ``score``: give the clips as ``y`` too
+    (``search.fit(X, clips, groups=clips)``); ``groups=None`` reads them from
+    ``y``. With routing enabled, ``fit`` and ``score`` request ``groups``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmv.baselines import CCARetriever
+    >>> from skmv.datasets import make_music_video_features
+    >>> from skmv.retrieval import ClipRetriever
+    >>> data = make_music_video_features(
+    ...     60, n_segments=10, n_features=(30, 20), random_state=0)
+    >>> video, audio = (columns for _, columns in data.modalities)
+    >>> segment = CCARetriever("audio", "video", n_components=10, modalities=[
+    ...     ("video", "passthrough", video), ("audio", "passthrough", audio)])
+    >>> train = np.isin(data.groups, np.unique(data.groups)[:40])
+    >>> clips = ClipRetriever(segment, n_neighbors=3, excerpt=4)
+    >>> clips = clips.fit(data.X[train], groups=data.groups[train])
+    >>> clips = clips.index(data.X[~train], data.groups[~train])
+    >>> dist, ind, offsets = clips.kneighbors(data.X[~train], data.groups[~train])
+    >>> ind.shape  # 3 clips for each of the 20 query clips
+    (20, 3)
+    >>> queries = np.unique(data.groups[~train])  # first appearance: sorted here
+    >>> float(np.mean(clips.database_clips_[ind[:, 0]] == queries))
+    1.0
+    >>> int(offsets[0, 0])  # the excerpt is segments 3 to 6 of its clip
+    3
+    """
+
+    _parameter_constraints: dict = {
+        "retriever": [HasMethods(["fit", "embed_queries", "embed_database"])],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "scales": ["array-like"],
+        "excerpt": [Interval(Integral, 1, None, closed="left"), None],
+        "stride": [Interval(Integral, 1, None, closed="left")],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+    }
+    # Clip ids are what this estimator is about: fit and score ask for them
+    # when metadata routing is enabled, as GroupKFold does.
+    __metadata_request__fit = {"groups": True}
+    __metadata_request__score = {"groups": True}
+
+    def __init__(
+        self,
+        retriever,
+        *,
+        n_neighbors=10,
+        scales=(1,),
+        excerpt=None,
+        stride=1,
+        chunk_size=4096,
+    ):
+        self.retriever = retriever
+        self.n_neighbors = n_neighbors
+        self.scales = scales
+        self.excerpt = excerpt
+        self.stride = stride
+        self.chunk_size = chunk_size
+
+    # ------------------------------------------------------------------
+    # Fitting and indexing
+    # ------------------------------------------------------------------
+
+    def _check_scales(self):
+        scales = np.asarray(self.scales)
+        if (
+            scales.ndim != 1
+            or scales.size == 0
+            or not np.issubdtype(scales.dtype, np.integer)
+            or scales.min() < 1
+        ):
+            raise ValueError(
+                f"scales must be a non-empty sequence of ints >= 1 (window "
+                f"lengths in segments), got {self.scales!r}."
+            )
+        if np.unique(scales).size != scales.size:
+            raise ValueError(f"scales has repeated values: {self.scales!r}.")
+        return tuple(int(k) for k in np.sort(scales))
+
+    def _validate(self, X, *, reset):
+        ctx = B.compute_context(X, "auto")
+        X = validate_array(
+            self, X, ctx, reset=reset, dtype=None, ensure_all_finite=False
+        )
+        return X, ctx.xp
+
+    def _layout(self, X, groups, y=None, name="groups"):
+        if groups is None and y is not None:
+            groups, name = y, "y (the clips, as groups is None)"
+        clips, codes = _factorize(groups, X.shape[0], name)
+        return clips, _ClipLayout(codes, clips.size)
+
+    def _check_lengths(self, clips, layout, what):
+        short = np.flatnonzero(layout.lengths < self.scales_[0])
+        if short.size:
+            c = int(short[0])
+            raise ValueError(
+                f"{what} clip {_show(clips[c])} has {int(layout.lengths[c])} "
+                f"segment(s), fewer than the smallest scale ({self.scales_[0]}); "
+                "it cannot be compared at any of the scales "
+                f"{self.scales_}."
+            )
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, groups=None):
+        """Fit a segment retriever per scale on the pairs of ``X``; index its clips.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Paired segments (both modalities), in time order within each clip.
+        y : array-like of shape (n_samples,) or None, default=None
+            The clips, when ``groups`` is None (see Notes).
+        groups : array-like of shape (n_samples,) or None, default=None
+            The clip of each row, any hashable values.
+
+        Returns
+        -------
+        self : ClipRetriever
+            The fitted retriever, with ``X``'s clips as its database.
+        """
+        self.scales_ = self._check_scales()
+        X_arr, xp = self._validate(X, reset=True)
+        clips, layout = self._layout(X_arr, groups, y)
+        self._check_lengths(clips, layout, "training")
+        n_features = X_arr.shape[1]
+        self.retrievers_, self._columns, scales = [], [], []
+        for k in self.scales_:
+            if k == 1:
+                retriever, cols = clone(self.retriever), None
+            else:
+                retriever, cols = _scaled(self.retriever, k, n_features)
+            windows = _window_rows(layout, k)
+            X_k = _base_k(X_arr, windows, cols, xp)
+            retriever.fit(X_k)
+            self.retrievers_.append(retriever)
+            self._columns.append(cols)
+            scales.append(self._typical_distance(retriever, X_k))
+        self.distance_scale_ = np.asarray(scales, dtype=np.float64)
+        self._set_database(
+            self._embed_database(X_arr, xp, clips, layout), clips, layout
+        )
+        return self
+
+    def _typical_distance(self, retriever, X_k):
+        """Mean distance between the query and the target windows of
+        different rows of ``X_k`` (an even sample of at most 512 rows)."""
+        n = X_k.shape[0]
+        rows = np.unique(np.linspace(0, n - 1, min(n, 512)).round().astype(np.intp))
+        xp = B.get_namespace(X_k)
+        sample = B.take(X_k, rows, xp, axis=0)
+        Q, D = retriever.embed_queries(sample), retriever.embed_database(sample)
+        xq = B.get_namespace(Q)
+        metric = getattr(retriever, "metric", "euclidean")
+        Qp, q_sq = _prepare_rows(Q, metric, xq)
+        Dp, d_sq = _prepare_rows(D, metric, xq)
+        S = np.asarray(
+            B.to_numpy(_finish(_block(Qp, q_sq, Dp, d_sq, metric, xq), metric, xq)),
+            dtype=np.float64,
+        )
+        if S.shape[0] < 2:
+            scale = float(S.mean())
+        else:
+            scale = float((S.sum() - np.trace(S)) / (S.size - S.shape[0]))
+        return scale if scale > 0 else 1.0
+
+    def index(self, X, groups):
+        """Make the clips of ``X`` the database (nothing is refitted).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Segments in time order within each clip; only the retriever's
+            ``target`` columns are read (the others may be NaN: a music
+            library of audio-only rows, say).
+        groups : array-like of shape (n_samples,)
+            The clip of each row.
+
+        Returns
+        -------
+        self : ClipRetriever
+            The retriever, with a new database.
+        """
+        check_is_fitted(self, "retrievers_")
+        X_arr, xp = self._validate(X, reset=False)
+        clips, layout = self._layout(X_arr, groups)
+        self._set_database(
+            self._embed_database(X_arr, xp, clips, layout), clips, layout
+        )
+        return self
+
+    def _embed_database(self, X, xp, clips, layout):
+        """Each scale's database embeddings of every window of the clips."""
+        self._check_lengths(clips, layout, "database")
+        databases = []
+        for retriever, k, cols in zip(self.retrievers_, self.scales_, self._columns):
+            parts = []
+            # Base-k rows are k times as wide as segments: embed a block of
+            # clips at a time.
+            for c0, c1 in self._clip_blocks(layout.lengths):
+                windows = _window_rows(layout, k, np.arange(c0, c1))
+                if windows.shape[0]:
+                    parts.append(
+                        retriever.embed_database(_base_k(X, windows, cols, xp))
+                    )
+            databases.append(_concat_rows(parts))
+        return databases
+
+    def _set_database(self, databases, clips, layout):
+        self.databases_ = databases
+        self.database_clips_ = clips
+        self.database_lengths_ = layout.lengths.copy()
+        self.n_database_ = int(clips.size)
+
+    def _clip_blocks(self, lengths):
+        """``(c0, c1)`` ranges of whole clips of about ``chunk_size`` segments
+        (at least one clip each)."""
+        ends = np.cumsum(lengths)
+        blocks, c0 = [], 0
+        n = lengths.size
+        while c0 < n:
+            base = ends[c0 - 1] if c0 else 0
+            c1 = int(np.searchsorted(ends, base + self.chunk_size, side="right"))
+            c1 = max(c1, c0 + 1)
+            blocks.append((c0, c1))
+            c0 = c1
+        return blocks
+
+    # ------------------------------------------------------------------
+    # Scores of clips
+    # ------------------------------------------------------------------
+
+    def _query_windows(self, X, xp, layout):
+        """Each scale's query embeddings of the windows of ``layout``'s clips."""
+        out = []
+        for retriever, k, cols in zip(self.retrievers_, self.scales_, self._columns):
+            parts = []
+            for c0, c1 in self._clip_blocks(layout.lengths):
+                windows = _window_rows(layout, k, np.arange(c0, c1))
+                if windows.shape[0]:
+                    parts.append(retriever.embed_queries(_base_k(X, windows, cols, xp)))
+            out.append(_concat_rows(parts) if parts else None)
+        return out
+
+    def _scores(self, X_arr, xp, clips, full, databases, db_lengths):
+        """Scores and best offsets of every database clip for each query clip.
+
+        Returns ``(excerpt starts, scores, offsets)``; scores and offsets
+        have shape (n_query_clips, n_database_clips), computed in batches of
+        query clips against blocks of database clips.
+        """
+        layout, skip = full.excerpt(self.excerpt)
+        self._check_lengths(clips, layout, "query")
+        n_db = db_lengths.size
+        scores = np.empty((clips.size, n_db), dtype=np.float64)
+        offsets = np.empty((clips.size, n_db), dtype=np.intp)
+        for q0, q1 in self._clip_blocks(layout.lengths):
+            queries = self._query_windows(X_arr, xp, layout.subset(q0, q1))
+            s, o = self._score_batch(
+                queries, layout.lengths[q0:q1], databases, db_lengths
+            )
+            scores[q0:q1], offsets[q0:q1] = s, o
+        return skip, scores, offsets
+
+    def _score_batch(self, queries, q_lengths, databases, lengths):
+        """(scores, offsets) of a batch of query clips against every database
+        clip; ``queries`` holds each scale's window embeddings of the batch."""
+        n_q = q_lengths.size
+        scores = np.empty((n_q, lengths.size), dtype=np.float64)
+        offsets = np.empty((n_q, lengths.size), dtype=np.intp)
+        q_first = [
+            np.concatenate([[0], np.cumsum(_window_counts(q_lengths, k))[:-1]])
+            for k in self.scales_
+        ]
+        db_first = [
+            np.concatenate([[0], np.cumsum(_window_counts(lengths, k))[:-1]])
+            for k in self.scales_
+        ]
+        for c0, c1 in self._clip_blocks(lengths):
+            block_lengths = lengths[c0:c1]
+            # Distances of every query window to the block's windows, per scale.
+            blocks = []
+            for s, k in enumerate(self.scales_):
+                counts = _window_counts(block_lengths, k)
+                w0 = int(db_first[s][c0])
+                w1 = w0 + int(counts.sum())
+                first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+                D = databases[s][w0:w1]
+                Q = queries[s]
+                if w1 == w0 or Q is None:
+                    blocks.append(None)
+                    continue
+                metric = getattr(self.retrievers_[s], "metric", "euclidean")
+                xq = B.get_namespace(Q)
+                Qp, q_sq = _prepare_rows(Q, metric, xq)
+                Dp, d_sq = _prepare_rows(
+                    B.to_namespace(D, xq, B.device_of(Q)), metric, xq
+                )
+                S = _finish(_block(Qp, q_sq, Dp, d_sq, metric, xq), metric, xq)
+                blocks.append((S, first, xq))
+            for q in range(n_q):
+                m = int(q_lengths[q])
+                clip, offset, counts = _candidates(m, block_lengths, self.stride)
+                total = np.zeros(clip.size)
+                n_scales = np.zeros(clip.size)
+                for s, k in enumerate(self.scales_):
+                    if blocks[s] is None or m < k:
+                        continue
+                    S, first, xq = blocks[s]
+                    r0 = int(q_first[s][q])
+                    rows = S[r0 : r0 + m - k + 1, :]
+                    valid = block_lengths[clip] >= k
+                    means = _diagonal_means(
+                        rows, m, first, block_lengths, k,
+                        clip[valid], offset[valid], xq,
+                    )  # fmt: skip
+                    total[valid] += means / self.distance_scale_[s]
+                    n_scales[valid] += 1
+                combined = total / n_scales  # every clip has >= the smallest scale
+                starts = np.cumsum(counts) - counts
+                best = np.minimum.reduceat(combined, starts)
+                # The first offset that reaches each clip's best.
+                hit = combined == np.repeat(best, counts)
+                position = np.where(hit, np.arange(clip.size), clip.size)
+                arg = np.minimum.reduceat(position, starts)
+                scores[q, c0:c1] = best
+                offsets[q, c0:c1] = offset[arg]
+        return scores, offsets
+
+    # ------------------------------------------------------------------
+    # Retrieval
+    # ------------------------------------------------------------------
+
+    def kneighbors(self, X, groups, n_neighbors=None, return_distance=True):
+        """The database clips nearest to each query clip, and where.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Segments of the query clips, in time order within each clip; only
+            the retriever's ``query`` columns are read.
+        groups : array-like of shape (n_samples,)
+            The clip of each row. Query clips are returned in order of first
+            appearance.
+        n_neighbors : int, default=None
+            Clips per query clip; None uses ``n_neighbors``. At most
+            ``n_database_``.
+        return_distance : bool, default=True
+            Return the scores too.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_query_clips, n_neighbors)
+            Best-offset scores (see Notes), ascending; only with
+            ``return_distance=True``.
+        indices : ndarray of int of shape (n_query_clips, n_neighbors)
+            Indices into ``database_clips_``, nearest first.
+        offsets : ndarray of int of shape (n_query_clips, n_neighbors)
+            For each clip returned, the segment of that clip that the query's
+            first segment (the excerpt's, with ``excerpt``) faces at the best
+            offset; negative when the query is longer and starts before it.
+        """
+        check_is_fitted(self, "databases_")
+        k = _check_n_neighbors(n_neighbors, self.n_neighbors, self.n_database_)
+        X_arr, xp = self._validate(X, reset=False)
+        clips, layout = self._layout(X_arr, groups)
+        _, scores, offsets = self._scores(
+            X_arr, xp, clips, layout, self.databases_, self.database_lengths_
+        )
+        if k < scores.shape[1]:
+            part = np.argpartition(scores, k - 1, axis=1)[:, :k]
+        else:
+            part = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+        order = np.argsort(
+            np.take_along_axis(scores, part, axis=1), axis=1, kind="stable"
+        )
+        ind = np.take_along_axis(part, order, axis=1)
+        dist = np.take_along_axis(scores, ind, axis=1)
+        off = np.take_along_axis(offsets, ind, axis=1)
+        return (dist, ind, off) if return_distance else (ind, off)
+
+    def retrieval_ranks(self, X, y=None, groups=None):
+        """Rank of each clip of ``X`` among the clips of ``X``.
+
+        Each clip (its ``excerpt`` with ``excerpt``) queries a temporary
+        database of every clip of ``X``; the fitted database is not used nor
+        changed.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Paired segments in time order within each clip.
+        y : array-like of shape (n_samples,) or None, default=None
+            The clips, when ``groups`` is None.
+        groups : array-like of shape (n_samples,) or None, default=None
+            The clip of each row.
+
+        Returns
+        -------
+        ranks : ndarray of int of shape (n_clips,)
+            0-based, pessimistic for ties, clips in order of first appearance.
+        """
+        check_is_fitted(self, "retrievers_")
+        X_arr, xp = self._validate(X, reset=False)
+        clips, layout = self._layout(X_arr, groups, y)
+        databases = self._embed_database(X_arr, xp, clips, layout)
+        _, scores, _ = self._scores(X_arr, xp, clips, layout, databases, layout.lengths)
+        own = np.diagonal(scores)
+        return np.sum(scores <= own[:, None], axis=1) - 1
+
+    def score(self, X, y=None, groups=None):
+        """Clip-level precision at ``n_neighbors`` of the clips of ``X``, among them.
+
+        A clip succeeds when it is among the ``n_neighbors`` clips of ``X``
+        nearest to its own query (its excerpt, with ``excerpt``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Paired segments in time order within each clip.
+        y : array-like of shape (n_samples,) or None, default=None
+            The clips, when ``groups`` is None.
+        groups : array-like of shape (n_samples,) or None, default=None
+            The clip of each row.
+
+        Returns
+        -------
+        score : float
+            The precision at ``n_neighbors``, in [0, 1].
+        """
+        return precision_at_n(self.retrieval_ranks(X, y, groups), self.n_neighbors)

@@ -59,6 +59,22 @@ INIT_PARAMS = {
         ],
         n_components=1,
     ),
+    skmv.ClipRetriever: [
+        dict(
+            retriever=skmv.CCARetriever(
+                query="a",
+                target="b",
+                modalities=[
+                    ("a", "passthrough", slice(0, 1)),
+                    ("b", "passthrough", slice(1, None)),
+                ],
+                n_components=1,
+            ),
+            n_neighbors=1,
+            scales=scales,
+        )
+        for scales in ((1,), (1, 2))
+    ],
     skmv.CrossModalRetriever: [
         dict(
             model=skmv.SharedRBM(

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import make_pipeline
@@ -377,3 +377,359 @@ def test_array_api_strict_matches_numpy(data, space):
     )
     assert_allclose(found, d_ref, rtol=1e-4, atol=1e-5)
     assert_allclose(strict.score(xps.asarray(X)), ref.score(X))
+
+
+# --------------------------------------------------------------------------
+# ClipRetriever: whole clips, best offset, several timescales
+# --------------------------------------------------------------------------
+
+N_V, N_U = 12, 8  # video and audio columns of the clip tests
+
+
+def _clip_data(n_clips=12, n_segments=10, noise=0.3, seed=RND_SEED):
+    from skmv.datasets import make_music_video_features
+
+    data = make_music_video_features(
+        n_clips,
+        n_segments=n_segments,
+        n_features=(N_V, N_U),
+        noise=noise,
+        random_state=seed,
+    )
+    return data.X.astype(np.float32), np.asarray(data.groups)
+
+
+def _cca(metric="euclidean", n_components=4):
+    from skmv.baselines import CCARetriever
+
+    return CCARetriever(
+        "audio",
+        "video",
+        modalities=[
+            ("video", "passthrough", slice(0, N_V)),
+            ("audio", "passthrough", slice(N_V, N_V + N_U)),
+        ],
+        n_components=n_components,
+        reg=1e-2,
+        metric=metric,
+    )
+
+
+def _ragged(X, groups, lengths):
+    """Keep the first ``lengths[c]`` rows of each clip ``c`` (clip lengths vary)."""
+    keep = np.zeros(len(groups), bool)
+    for clip, n in zip(dict.fromkeys(groups.tolist()), lengths):
+        keep[np.flatnonzero(groups == clip)[:n]] = True
+    return X[keep], groups[keep]
+
+
+def _brute_force_clip_scores(clip_retriever, X, groups, Xd, groups_d):
+    """Scores and best offsets by explicit loops over clips, offsets and
+    windows: the definition in ClipRetriever's Notes."""
+    from scipy.spatial.distance import cdist
+
+    def clips_of(g):
+        return {c: np.flatnonzero(g == c) for c in dict.fromkeys(g.tolist())}
+
+    def windows(rows, Xs, k):
+        out = []
+        for t in range(len(rows) - k + 1):
+            seg = Xs[rows[t : t + k]]
+            out.append(np.concatenate([seg[:, :N_V].ravel(), seg[:, N_V:].ravel()]))
+        return np.array(out)
+
+    queries, database = clips_of(groups), clips_of(groups_d)
+    e = clip_retriever.excerpt
+    scores = np.empty((len(queries), len(database)))
+    offsets = np.empty((len(queries), len(database)), int)
+    for qi, q_rows in enumerate(queries.values()):
+        if e is not None and len(q_rows) > e:
+            skip = (len(q_rows) - e) // 2
+            q_rows = q_rows[skip : skip + e]
+        m = len(q_rows)
+        for di, d_rows in enumerate(database.values()):
+            n = len(d_rows)
+            best = (np.inf, None)
+            lo, hi = min(0, n - m), max(0, n - m)
+            for o in range(lo, hi + 1, clip_retriever.stride):
+                per_scale = []
+                for s, k in enumerate(clip_retriever.scales_):
+                    if m < k or n < k:
+                        continue
+                    r = clip_retriever.retrievers_[s]
+                    metric = r.metric
+                    Q = r.embed_queries(windows(q_rows, X, k))
+                    D = r.embed_database(windows(d_rows, Xd, k))
+                    dist = cdist(
+                        Q, D, "sqeuclidean" if metric != "cosine" else "cosine"
+                    )
+                    if metric == "euclidean":
+                        dist = np.sqrt(dist)
+                    pairs = [
+                        dist[t, o + t]
+                        for t in range(Q.shape[0])
+                        if 0 <= o + t < D.shape[0]
+                    ]
+                    per_scale.append(np.mean(pairs) / clip_retriever.distance_scale_[s])
+                score = np.mean(per_scale)
+                if score < best[0] - 1e-9:
+                    best = (score, o)
+            scores[qi, di], offsets[qi, di] = best
+    return scores, offsets
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(scales=(1,)),
+        dict(scales=(1, 2, 3), excerpt=4),
+        dict(scales=(1, 3), stride=2),
+        dict(scales=(2, 3), excerpt=5),
+    ],
+    ids=["base-1", "scales-excerpt", "stride", "no-base-1"],
+)
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_clip_scores_equal_a_brute_force_reference(params, metric):
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=10)
+    train = np.isin(groups, np.unique(groups)[:6])
+    # Clips of 3 to 10 segments, shorter and longer than the queries, in
+    # blocks of a few clips (chunk_size=7).
+    Xd, gd = _ragged(X[~train], groups[~train], [10, 3, 7, 5])
+    Xq, gq = _ragged(X[~train], groups[~train], [4, 8, 10, 6])
+    clips = ClipRetriever(_cca(metric), chunk_size=7, **params)
+    clips.fit(X[train], groups=groups[train]).index(Xd, gd)
+    n_db = clips.n_database_
+    dist, ind, off = clips.kneighbors(Xq, gq, n_neighbors=n_db)
+    ref_scores, ref_offsets = _brute_force_clip_scores(clips, Xq, gq, Xd, gd)
+    assert_allclose(dist, np.sort(ref_scores, axis=1), rtol=1e-6, atol=1e-9)
+    assert_array_equal(ind, np.argsort(ref_scores, axis=1, kind="stable"))
+    assert_array_equal(off, np.take_along_axis(ref_offsets, ind, axis=1))
+    # The blocks do not change anything.
+    big = clone(clips).set_params(chunk_size=10_000)
+    big.fit(X[train], groups=groups[train]).index(Xd, gd)
+    d2, i2, o2 = big.kneighbors(Xq, gq, n_neighbors=n_db)
+    assert_allclose(d2, dist, rtol=1e-6)
+    assert_array_equal(i2, ind)
+    assert_array_equal(o2, off)
+
+
+@pytest.mark.parametrize("scales", [(1,), (1, 2, 4)])
+def test_offsets_of_known_excerpts_are_recovered_exactly(scales):
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=30, n_segments=12, noise=0.2)
+    train = np.isin(groups, np.unique(groups)[:20])
+    Xd, gd = X[~train], groups[~train]
+    clips = ClipRetriever(_cca(n_components=6), scales=scales, n_neighbors=1)
+    clips.fit(X[train], groups=groups[train]).index(Xd, gd)
+    rng = np.random.default_rng(RND_SEED)
+    # Each query: 5 segments of a database clip, from a random segment on.
+    starts = rng.integers(0, 12 - 5 + 1, size=10)
+    picked = np.unique(gd)
+    Xq, gq = [], []
+    for clip, start in zip(picked, starts):
+        rows = np.flatnonzero(gd == clip)[start : start + 5]
+        Xq.append(Xd[rows])
+        gq += [f"excerpt of {clip}"] * 5
+    _, ind, off = clips.kneighbors(np.vstack(Xq), np.array(gq))
+    assert_array_equal(clips.database_clips_[ind[:, 0]], picked)
+    assert_array_equal(off[:, 0], starts)
+
+
+def test_evidence_adds_up_over_a_clip():
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=80, n_segments=10, noise=0.5)
+    train = np.isin(groups, np.unique(groups)[:50])
+    clips = ClipRetriever(_cca(n_components=8), n_neighbors=1)
+    clips.fit(X[train], groups=groups[train])
+    p1 = [
+        clips.set_params(excerpt=e).score(X[~train], groups=groups[~train])
+        for e in (1, 3, 10)
+    ]
+    # 30 database clips: chance 1/30. One noisy segment finds few of them;
+    # a whole clip, adding up ten segments' distances, finds most.
+    assert p1[0] < 0.3
+    assert p1[0] < p1[1] < p1[2]
+    assert p1[2] >= 0.9
+
+
+def test_clip_ids_of_any_hashable_type_and_interleaved_rows():
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=10)
+    codes = np.unique(groups, return_inverse=True)[1]
+    clips = ClipRetriever(_cca(), scales=(1, 2), excerpt=6)
+    ref = clips.fit(X, groups=codes).retrieval_ranks(X, groups=codes)
+    as_tuples = [("mv", int(c)) for c in codes]
+    mixed = np.array([c if c % 2 else f"clip-{c}" for c in codes], dtype=object)
+    for ids in (as_tuples, mixed, [f"{c}.mp4" for c in codes]):
+        fitted = clone(clips).fit(X, groups=ids)
+        assert_array_equal(fitted.retrieval_ranks(X, groups=ids), ref)
+        assert fitted.database_clips_[0] == ids[0]
+    # Rows of the clips interleaved (each clip's rows still in time order).
+    order = np.argsort(np.tile(np.arange(10), 12)[: len(codes)], kind="stable")
+    order = np.lexsort((np.arange(len(codes)), np.arange(len(codes)) % 10))
+    assert not np.all(np.diff(codes[order]) >= 0)
+    fitted = clone(clips).fit(X[order], groups=codes[order])
+    assert_array_equal(fitted.retrieval_ranks(X[order], groups=codes[order]), ref)
+
+
+def test_retrieval_ranks_are_pessimistic_clip_ranks():
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=12, noise=1.5)
+    clips = ClipRetriever(_cca(), excerpt=2).fit(X, groups=groups)
+    ranks = clips.retrieval_ranks(X, groups=groups)
+    clips.index(X, groups)
+    dist, ind, _ = clips.kneighbors(X, groups, n_neighbors=clips.n_database_)
+    own = np.argmax(ind == np.arange(12)[:, None], axis=1)
+    assert_array_equal(ranks, own)
+    assert 0 < np.mean(ranks == 0) < 1  # neither trivial nor hopeless here
+    assert clips.score(X, groups=groups) == np.mean(ranks < 10)
+    # y stands for groups (a search passes only X and y without routing).
+    assert clips.score(X, groups) == clips.score(X, groups=groups)
+
+
+def test_a_database_of_target_rows_only():
+    """A music library: the query modality's columns are NaN."""
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=16)
+    train = np.isin(groups, np.unique(groups)[:8])
+    clips = ClipRetriever(_cca(), scales=(1, 2), excerpt=5, n_neighbors=3)
+    clips.fit(X[train], groups=groups[train])
+    library = X[~train].copy()
+    library[:, N_V:] = np.nan  # video only: the target of audio queries
+    queries = X[~train].copy()
+    queries[:, :N_V] = np.nan  # the queries are music only
+    dist, ind, off = clips.index(library, groups[~train]).kneighbors(
+        queries, groups[~train]
+    )
+    ref = clips.index(X[~train], groups[~train]).kneighbors(X[~train], groups[~train])
+    assert np.all(np.isfinite(dist))
+    assert_allclose(dist, ref[0])
+    assert_array_equal(ind, ref[1])
+    assert_array_equal(off, ref[2])
+    with pytest.raises(ValueError, match="target modality 'video'|modality 'video'"):
+        clips.index(queries, groups[~train])
+
+
+def test_clip_retriever_in_grid_search_with_group_k_fold():
+    import sklearn
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=15, noise=0.5)
+    grid = {"retriever__n_components": [1, 4], "excerpt": [2, 5]}
+    search = GridSearchCV(ClipRetriever(_cca(), n_neighbors=1), grid, cv=GroupKFold(3))
+    # Without metadata routing: the clips as y (and as the splitter's groups).
+    search.fit(X, groups, groups=groups)
+    assert search.best_params_ == {"retriever__n_components": 4, "excerpt": 5}
+    scores = search.cv_results_["mean_test_score"]
+    assert scores.max() > 0.5 > scores.min()  # chance: 1 / 5 test clips
+    # With routing, groups reach fit and score (requested by default).
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = GridSearchCV(
+            ClipRetriever(_cca(), n_neighbors=1), grid, cv=GroupKFold(3)
+        ).fit(X, groups=groups)
+    assert_allclose(routed.cv_results_["mean_test_score"], scores)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(scales=(1, 1)), "repeated"),
+        (dict(scales=(0, 2)), "scales must be"),
+        (dict(scales=()), "scales must be"),
+        (dict(excerpt=0), "excerpt"),
+        (dict(stride=0), "stride"),
+        (dict(n_neighbors=0), "n_neighbors"),
+    ],
+)
+def test_clip_retriever_bad_parameters_are_named(params, match):
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=4)
+    with pytest.raises(ValueError, match=match):
+        ClipRetriever(_cca(), **params).fit(X, groups=groups)
+
+
+def test_clip_retriever_bad_calls_are_named():
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=6)
+    clips = ClipRetriever(_cca(), scales=(2, 4))
+    with pytest.raises(NotFittedError):
+        clips.kneighbors(X, groups)
+    with pytest.raises(ValueError, match="groups is required"):
+        clips.fit(X)
+    with pytest.raises(ValueError, match="groups has 5 entries but X has 60 rows"):
+        clips.fit(X, groups=groups[:5])
+    clips.fit(X, groups=groups)
+    # The last clip cut to one segment: no window of 2 segments.
+    X_short, g_short = np.r_[X[:-10], X[-10:-9]], np.r_[groups[:-10], ["short"]]
+    with pytest.raises(ValueError, match="database clip 'short' has 1 segment"):
+        clips.index(X_short, g_short)
+    with pytest.raises(ValueError, match="query clip 'short' has 1 segment"):
+        clips.kneighbors(X_short, g_short, n_neighbors=1)
+    with pytest.raises(ValueError, match="n_neighbors=7 is larger than the database"):
+        clips.kneighbors(X, groups, n_neighbors=7)
+    with pytest.raises(ValueError, match="X has 3 features"):
+        clips.kneighbors(X[:, :3], groups, n_neighbors=1)
+
+
+class _FirstColumns(BaseEstimator):
+    """A duck-typed segment retriever, without modalities: each block's
+    first columns, compared as they are."""
+
+    metric = "euclidean"
+
+    def fit(self, X, y=None):
+        return self
+
+    def embed_queries(self, X):
+        return np.asarray(X)[:, N_V : N_V + 4]
+
+    def embed_database(self, X):
+        return np.asarray(X)[:, :4]
+
+
+def test_any_retriever_at_scale_1_and_modalities_for_more():
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=4)
+    clips = ClipRetriever(_FirstColumns(), excerpt=3).fit(X, groups=groups)
+    _, ind, off = clips.kneighbors(X, groups, n_neighbors=4)
+    assert sorted(ind[0]) == [0, 1, 2, 3] and off.min() >= 0 and off.max() <= 7
+    with pytest.raises(ValueError, match="declares no `modalities` parameter"):
+        ClipRetriever(_FirstColumns(), scales=(1, 2)).fit(X, groups=groups)
+
+
+def test_clip_retriever_with_a_shared_model(data):
+    """CrossModalRetriever inside: per-scale shared models on base-k rows."""
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=24, noise=0.3)
+    model = SharedRBM(
+        [
+            ("video", _encoder(16), slice(0, N_V)),
+            ("audio", _encoder(16), slice(N_V, N_V + N_U)),
+        ],
+        n_components=16,
+        n_iter=5,
+        batch_size=20,
+        random_state=RND_SEED,
+    )
+    segment = CrossModalRetriever(model, "audio", "video", space="shared")
+    train = np.isin(groups, np.unique(groups)[:16])
+    clips = ClipRetriever(segment, scales=(1, 2), n_neighbors=1)
+    clips.fit(X[train], groups=groups[train])
+    # Scale 2's model reads base-2 rows: each modality's two segments.
+    columns = [c for _, _, c in clips.retrievers_[1].model_.modalities_]
+    assert columns == [slice(0, 2 * N_V), slice(2 * N_V, 2 * (N_V + N_U))]
+    assert clips.retrievers_[1].n_features_in_ == 2 * (N_V + N_U)
+    assert clips.score(X[~train], groups=groups[~train]) > 1 / 8
