@@ -22,6 +22,7 @@ running top-k per query, so memory stays bounded whatever the database size.
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral
 
 import numpy as np
@@ -911,9 +912,10 @@ class ClipRetriever(BaseEstimator):
     retriever : CrossModalRetriever or CCARetriever
         The segment-level retriever: anything with ``fit``,
         ``embed_queries``, ``embed_database`` and ``metric``; its ``query``
-        modality queries, its ``target`` modality is retrieved. Cloned per
-        scale (scale 1 uses a clone of it as is, so a ``prefit=True``
-        :class:`CrossModalRetriever` keeps its model). Tunable as
+        modality queries, its ``target`` modality is retrieved. Cloned and
+        fitted per scale; a retriever with ``prefit=True`` (a
+        :class:`CrossModalRetriever` around a fitted model) serves scale 1 as
+        it is, and then ``fit`` needs only the target modality. Tunable as
         ``retriever__param``.
     n_neighbors : int, default=10
         Clips returned by :meth:`kneighbors` by default, and the ``N`` of the
@@ -943,10 +945,11 @@ class ClipRetriever(BaseEstimator):
     retrievers_ : list of estimators
         The fitted segment retriever of each scale.
     distance_scale_ : ndarray of shape (n_scales,)
-        Each scale's typical distance: the mean distance between the query
-        and the target windows of different training windows. A scale's
-        scores are divided by it before the scales are averaged, so a score
-        of 1 is as far as unrelated windows typically are.
+        Each scale's typical distance, measured when there are several
+        scales: the mean distance between the query and the target windows
+        of different training windows (1 with a single scale). Scales are
+        averaged in the units of the smallest: scale ``k``'s distances are
+        multiplied by ``distance_scale_[0] / distance_scale_[k]``.
     database_clips_ : ndarray of shape (n_database,)
         The indexed clips' ids, in order of first appearance; the indices
         returned by :meth:`kneighbors` point into it.
@@ -967,12 +970,14 @@ class ClipRetriever(BaseEstimator):
     -----
     The score of database clip ``j`` for query clip ``q`` is::
 
-        score(q, j) = min_o  mean_k  [ mean_t d_k(q_t^k, j_(o+t)^k) / s_k ]
+        score(q, j) = min_o  mean_k  [ s_1 / s_k  mean_t d_k(q_t^k, j_(o+t)^k) ]
 
     over offsets ``o`` (every ``stride`` segments), scales ``k`` that both
     clips are long enough for, and the aligned base-k windows ``t``; ``d_k``
     is the scale-``k`` retriever's distance between a query window's
-    embedding and a database window's, ``s_k`` its ``distance_scale_``. When
+    embedding and a database window's, ``s_k`` its ``distance_scale_`` (and
+    ``s_1`` the smallest scale's). With one scale, a score is the mean
+    distance of the aligned segments at the best offset. When
     the query is shorter than the database clip the offsets run from 0 to
     their length difference; when it is longer, the database clip slides
     over the query and offsets are negative (the query starts before the
@@ -1094,7 +1099,9 @@ class ClipRetriever(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Paired segments (both modalities), in time order within each clip.
+            Paired segments (both modalities), in time order within each clip;
+            with a ``prefit=True`` retriever and one scale, only its target
+            modality is read (a library of music alone, say).
         y : array-like of shape (n_samples,) or None, default=None
             The clips, when ``groups`` is None (see Notes).
         groups : array-like of shape (n_samples,) or None, default=None
@@ -1111,8 +1118,19 @@ class ClipRetriever(BaseEstimator):
         self._check_lengths(clips, layout, "training")
         n_features = X_arr.shape[1]
         self.retrievers_, self._columns, scales = [], [], []
+        prefit = bool(self.retriever.get_params().get("prefit", False))
         for k in self.scales_:
-            if k == 1:
+            if k == 1 and prefit:
+                # A fitted model, used as it is: a copy of the retriever
+                # shares it and keeps its own database.
+                retriever, cols = copy.copy(self.retriever), None
+            elif prefit:
+                raise ValueError(
+                    f"scales={self.scales!r}: scale {k} needs a segment retriever "
+                    f"fitted on base-{k} rows, and this one is prefit=True; use "
+                    "scales=(1,) or a retriever that ClipRetriever may fit."
+                )
+            elif k == 1:
                 retriever, cols = clone(self.retriever), None
             else:
                 retriever, cols = _scaled(self.retriever, k, n_features)
@@ -1121,8 +1139,9 @@ class ClipRetriever(BaseEstimator):
             retriever.fit(X_k)
             self.retrievers_.append(retriever)
             self._columns.append(cols)
-            scales.append(self._typical_distance(retriever, X_k))
-        self.distance_scale_ = np.asarray(scales, dtype=np.float64)
+            if len(self.scales_) > 1:
+                scales.append(self._typical_distance(retriever, X_k))
+        self.distance_scale_ = np.asarray(scales or [1.0], dtype=np.float64)
         self._set_database(
             self._embed_database(X_arr, xp, clips, layout), clips, layout
         )
@@ -1252,6 +1271,7 @@ class ClipRetriever(BaseEstimator):
         """(scores, offsets) of a batch of query clips against every database
         clip; ``queries`` holds each scale's window embeddings of the batch."""
         n_q = q_lengths.size
+        weights = self.distance_scale_[0] / self.distance_scale_
         scores = np.empty((n_q, lengths.size), dtype=np.float64)
         offsets = np.empty((n_q, lengths.size), dtype=np.intp)
         q_first = [
@@ -1300,7 +1320,7 @@ class ClipRetriever(BaseEstimator):
                         rows, m, first, block_lengths, k,
                         clip[valid], offset[valid], xq,
                     )  # fmt: skip
-                    total[valid] += means / self.distance_scale_[s]
+                    total[valid] += means * weights[s]
                     n_scales[valid] += 1
                 combined = total / n_scales  # every clip has >= the smallest scale
                 starts = np.cumsum(counts) - counts

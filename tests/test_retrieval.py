@@ -470,7 +470,11 @@ def _brute_force_clip_scores(clip_retriever, X, groups, Xd, groups_d):
                         for t in range(Q.shape[0])
                         if 0 <= o + t < D.shape[0]
                     ]
-                    per_scale.append(np.mean(pairs) / clip_retriever.distance_scale_[s])
+                    weight = (
+                        clip_retriever.distance_scale_[0]
+                        / clip_retriever.distance_scale_[s]
+                    )
+                    per_scale.append(np.mean(pairs) * weight)
                 score = np.mean(per_scale)
                 if score < best[0] - 1e-9:
                     best = (score, o)
@@ -733,3 +737,38 @@ def test_clip_retriever_with_a_shared_model(data):
     assert columns == [slice(0, 2 * N_V), slice(2 * N_V, 2 * (N_V + N_U))]
     assert clips.retrievers_[1].n_features_in_ == 2 * (N_V + N_U)
     assert clips.score(X[~train], groups=groups[~train]) > 1 / 8
+
+
+def test_a_prefit_shared_model_indexes_a_library_of_one_modality():
+    """The command line's case: a fitted model, a library of audio alone."""
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=20, noise=0.3)
+    train = np.isin(groups, np.unique(groups)[:12])
+    model = SharedRBM(
+        [
+            ("video", _encoder(16), slice(0, N_V)),
+            ("audio", _encoder(16), slice(N_V, N_V + N_U)),
+        ],
+        n_components=16,
+        n_iter=5,
+        batch_size=20,
+        random_state=RND_SEED,
+    ).fit(X[train])
+    segment = CrossModalRetriever(model, "video", "audio", space="shared", prefit=True)
+    library = X[~train].copy()
+    library[:, :N_V] = np.nan  # music only
+    clips = ClipRetriever(segment, n_neighbors=2, excerpt=4)
+    clips.fit(library, groups=groups[~train])
+    assert clips.retrievers_[0].model_ is model  # used as it is
+    assert not hasattr(segment, "database_")  # the user's retriever untouched
+    assert_array_equal(clips.distance_scale_, [1.0])
+    queries = X[~train].copy()
+    queries[:, N_V:] = np.nan  # silent footage
+    dist, ind, _ = clips.kneighbors(queries, groups[~train])
+    # With one scale a score is the mean distance of the aligned segments.
+    paired = clips.score(X[~train], groups=groups[~train])
+    assert paired > 2 / 8  # chance: 2 of 8 clips
+    assert np.all(dist[:, 0] <= dist[:, 1])
+    with pytest.raises(ValueError, match="scale 2 needs a segment retriever"):
+        ClipRetriever(segment, scales=(1, 2)).fit(X[train], groups=groups[train])
