@@ -22,8 +22,9 @@ from skmv.datasets import (
     tone,
     write_media,
 )
-from skmv.exceptions import MediaError
+from skmv.exceptions import MediaError, MissingStreamError
 from skmv.io import (
+    MediaInfo,
     MediaWarning,
     Segment,
     SegmentList,
@@ -81,6 +82,24 @@ def test_segment():
     with pytest.raises(AttributeError):
         segment.start = 1.0
     assert SegmentList([segment]).clips == ["mv.mp4"]
+
+
+def test_segment_modalities():
+    assert Segment("mv.mp4", 0.0, 6.0).modalities == ("video", "audio")
+    # Stored as a tuple in the order video, audio, whatever was given.
+    assert Segment("mv.mp4", 0.0, 6.0, modalities=["audio", "video"]).modalities == (
+        "video",
+        "audio",
+    )
+    song = Segment("song.mp3", 0.0, 6.0, modalities="audio")
+    assert song.modalities == ("audio",) and song.clip == "song.mp3"
+    assert Segment("f.mp4", 0.0, 6.0, "f", ("video",)).modalities == ("video",)
+    assert song == Segment("song.mp3", 0.0, 6.0, modalities=("audio",))
+    assert song != Segment("song.mp3", 0.0, 6.0)
+    for bad in [(), [], "subtitles", ("audio", "audio"), ("video", "text"), 3, None]:
+        with pytest.raises(ValueError, match="modalities must be a non-empty") as e:
+            Segment("mv.mp4", 0.0, 6.0, modalities=bad)
+        assert repr(bad) in str(e.value)
 
 
 # %% codecs, rates, sizes: frames, lengths and timing
@@ -526,6 +545,7 @@ def test_skip_names_every_bad_file(bad_files, isolate):
         segments = segment_media(
             [bad[0], good, *bad[1:], good],
             seconds=1.0,
+            streams=("video", "audio"),  # no_audio.mp4 lacks one
             on_error="skip",
             isolate=isolate,
         )
@@ -544,6 +564,151 @@ def test_skip_names_every_bad_file(bad_files, isolate):
     assert all(path in message for path in bad)
     with pytest.raises(MediaError, match="empty file"):
         segment_media([good, bad[0]], seconds=1.0, isolate=isolate)
+
+
+# %% single-modality files: songs and silent footage
+
+# (name, streams the file has, encoder options for write_media)
+SINGLE_CASES = [
+    ("song.mp3", ("audio",), {}),
+    ("song.ogg", ("audio",), {}),  # Vorbis
+    ("song.opus", ("audio",), {}),
+    ("song.flac", ("audio",), {}),
+    ("song.wav", ("audio",), {}),
+    ("song.m4a", ("audio",), {}),  # AAC
+    ("footage.mp4", ("video",), {}),  # H.264
+    ("footage.mkv", ("video",), {"video_codec": "mpeg4"}),
+    ("footage.webm", ("video",), {}),  # VP9
+]
+
+
+def _single(folder, name, streams, options, seconds=3.5):
+    """A song (a tone) or silent footage (moving bars) of ``seconds``."""
+    if streams == ("audio",):
+        return write_media(
+            folder / name, audio=tone(440.0, seconds, sr=8000), sr=8000, **options
+        )
+    frames = moving_bars(int(seconds * 12), size=(32, 32))
+    return write_media(folder / name, video=frames, fps=12, **options)
+
+
+@pytest.fixture(scope="module")
+def single_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("single")
+    return {
+        name: _single(folder, name, streams, options)
+        for name, streams, options in SINGLE_CASES
+    }
+
+
+@pytest.mark.parametrize(
+    "name, streams",
+    [case[:2] for case in SINGLE_CASES],
+    ids=[c[0] for c in SINGLE_CASES],
+)
+def test_single_modality_files_are_segmented(single_files, name, streams):
+    path = single_files[name]
+    info = probe(path)
+    assert info.streams == streams
+    segments = segment_media(path, seconds=1.0, isolate=False)
+    assert [(s.start, s.duration) for s in segments] == [(0, 1), (1, 1), (2, 1)]
+    assert [s.modalities for s in segments] == [streams] * 3
+    assert segments.clips == [path] * 3
+    # The segments decode, one pass for the file.
+    if streams == ("audio",):
+        lengths = [len(y) for _, y in iter_audio(path, segments, sr=8000)]
+        assert lengths == [8000] * 3
+    else:
+        shapes = [f.shape for _, f in iter_video(path, segments, fps=6, size=(8, 8))]
+        assert shapes == [(6, 8, 8, 3)] * 3
+    # The stream it has, named: the same segments.
+    same = segment_media(path, seconds=1.0, streams=streams, isolate=False)
+    assert list(same) == list(segments)
+    # Both streams named: an error naming the file and the stream it lacks.
+    lacking = "video" if streams == ("audio",) else "audio"
+    with pytest.raises(MissingStreamError, match=f"no {lacking} stream") as error:
+        segment_media(path, seconds=1.0, streams=("video", "audio"), isolate=False)
+    assert error.value.path == path and error.value.kind == lacking
+    assert str(error.value).startswith(path + ": ")
+    # ... and, for the decoders too, one that says which stream is missing.
+    with pytest.raises(MissingStreamError, match=f"no {lacking} stream"):
+        (read_video if lacking == "video" else read_audio)(path, 0.0, 1.0)
+
+
+def test_segment_media_mixes_songs_footage_and_music_videos(tmp_path):
+    bars = moving_bars(60, size=(32, 32))
+    mv = write_media(
+        tmp_path / "a_mv.mp4",
+        video=bars,
+        fps=12,
+        audio=tone(440.0, 3.0, sr=8000),
+        sr=8000,
+    )
+    # The audio ends a second before the video: the MV's span is the shorter.
+    short_audio = write_media(
+        tmp_path / "b_mv.mkv",
+        video=bars,
+        fps=12,
+        audio=tone(440.0, 4.0, sr=8000),
+        sr=8000,
+    )
+    song = write_media(
+        tmp_path / "c_song.mp3", audio=tone(330.0, 2.5, sr=8000), sr=8000
+    )
+    footage = write_media(tmp_path / "d_footage.webm", video=bars[:30], fps=12)
+    segments = segment_media(tmp_path, seconds=1.0, isolate=False)
+    both, audio, video = ("video", "audio"), ("audio",), ("video",)
+    assert [(s.path, s.start, s.modalities) for s in segments] == [
+        (mv, 0.0, both),
+        (mv, 1.0, both),
+        (mv, 2.0, both),
+        (short_audio, 0.0, both),
+        (short_audio, 1.0, both),
+        (short_audio, 2.0, both),
+        (short_audio, 3.0, both),
+        (song, 0.0, audio),
+        (song, 1.0, audio),
+        (footage, 0.0, video),
+        (footage, 1.0, video),
+    ]
+    # Explicit streams: every file must have them, the segments have them
+    # only, over the span of those streams alone.
+    with pytest.warns(MediaWarning, match="d_footage.webm \\(no audio stream\\)"):
+        segments = segment_media(
+            tmp_path, seconds=1.0, streams="audio", on_error="skip", isolate=False
+        )
+    assert {s.modalities for s in segments} == {audio}
+    assert [s.path for s in segments].count(short_audio) == 4
+    assert segments.skipped == [(footage, "no audio stream")]
+    segments = segment_media([short_audio, footage], seconds=1.0, streams=["video"])
+    assert [(s.path, s.modalities) for s in segments] == [(short_audio, video)] * 5 + [
+        (footage, video)
+    ] * 2
+
+
+def test_a_stream_that_cannot_be_decoded_is_damage_not_a_missing_modality(
+    tmp_path, monkeypatch
+):
+    """An MV whose audio stream is there but cannot be decoded is not silent
+    footage: segment_media names the file and the cause."""
+    from skmv.io import _segments
+
+    reason = "the audio stream cannot be decoded (no codec parameters)"
+    info = MediaInfo(
+        path="mv.mp4",
+        format="mp4",
+        duration=4.0,
+        has_video=True,
+        video_duration=4.0,
+        stream_errors=(("audio", reason),),
+    )
+    monkeypatch.setattr(_segments, "probe", lambda path: info)
+    with pytest.raises(MediaError, match="audio stream cannot be decoded") as error:
+        segment_media("mv.mp4", seconds=1.0, isolate=False)
+    assert not isinstance(error.value, MissingStreamError)
+    # Asked for its video alone, it is usable.
+    segments = segment_media("mv.mp4", seconds=1.0, streams="video", isolate=False)
+    assert len(segments) == 4 and segments[0].modalities == ("video",)
 
 
 def test_skip_without_bad_files_warns_nothing(bad_files):

@@ -577,7 +577,8 @@ def iter_video(path, segments, *, fps=12, size=(320, 240), threads=None):
     MediaError
         If the file cannot be opened, has no decodable video stream, a
         segment reaches past its end, or the stream turns out truncated or
-        corrupt while decoding.
+        corrupt while decoding. A file without any video stream raises
+        the subclass :class:`~skmv.exceptions.MissingStreamError`.
 
     See Also
     --------
@@ -643,7 +644,8 @@ def iter_audio(path, segments, *, sr=44100):
     MediaError
         If the file cannot be opened, has no decodable audio stream, a
         segment reaches past its end, or the stream turns out truncated or
-        corrupt while decoding.
+        corrupt while decoding. A file without any audio stream raises
+        the subclass :class:`~skmv.exceptions.MissingStreamError`.
 
     See Also
     --------

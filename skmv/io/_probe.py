@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import av
 
-from ..exceptions import MediaError
+from ..exceptions import MediaError, MissingStreamError
 
 __all__ = ["MediaInfo", "probe"]
 
@@ -99,16 +99,37 @@ class MediaInfo:
 
         Raises
         ------
+        MissingStreamError
+            If the file has no stream of one of ``streams`` (a
+            :class:`~skmv.exceptions.MediaError`).
         MediaError
-            If the file lacks one of ``streams``, or it cannot be decoded.
+            If one of ``streams`` is there but cannot be decoded.
         """
         durations = []
         for kind in _check_streams(streams):
             if not getattr(self, f"has_{kind}"):
-                reason = dict(self.stream_errors).get(kind, f"no {kind} stream")
-                raise MediaError(self.path, reason)
+                problem = dict(self.stream_errors).get(kind)
+                if problem is None:
+                    raise MissingStreamError(self.path, kind)
+                raise MediaError(self.path, problem)
             durations.append(getattr(self, f"{kind}_duration"))
         return min(durations)
+
+    @property
+    def streams(self):
+        """The kinds of usable stream the file has, in the order video,
+        audio: ``("video", "audio")``, ``("audio",)`` or ``("video",)``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from skmv.datasets import tone, write_media
+        >>> from skmv.io import probe
+        >>> song = write_media(tempfile.mkdtemp() + "/song.ogg", audio=tone(440.0, 1.0))
+        >>> probe(song).streams
+        ('audio',)
+        """
+        return tuple(kind for kind in STREAM_KINDS if getattr(self, f"has_{kind}"))
 
 
 def _check_streams(streams):

@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from ..exceptions import MediaError
 from ._isolate import call_isolated
-from ._probe import _check_streams, probe
+from ._probe import STREAM_KINDS, _check_streams, probe
 
 __all__ = [
     "MEDIA_EXTENSIONS",
@@ -62,30 +62,65 @@ class Segment:
         Identifier of the clip (music video) the segment belongs to, used
         as ``groups`` so that no clip is split across training and test
         sets; None means ``path``.
+    modalities : sequence of {"video", "audio"}, default=("video", "audio")
+        The modalities the segment has: ``("audio",)`` for a piece of a
+        song, ``("video",)`` for silent footage; a str names one. Stored as
+        a tuple in the order video, audio. The featurizers do not decode a
+        modality a segment lacks: they give its row NaN (``missing="nan"``)
+        or raise (``missing="error"``).
+
+    Raises
+    ------
+    ValueError
+        If ``modalities`` is empty, repeats a modality or names another.
 
     Examples
     --------
     >>> from skmv.io import Segment
     >>> Segment("mv.mp4", 6.0, 6.0)
-    Segment(path='mv.mp4', start=6.0, duration=6.0, clip='mv.mp4')
+    Segment(path='mv.mp4', start=6.0, duration=6.0, clip='mv.mp4',
+            modalities=('video', 'audio'))
     >>> Segment("mv.mp4", 6.0, 6.0).end
     12.0
+    >>> Segment("song.mp3", 0.0, 6.0, modalities=["audio"]).modalities
+    ('audio',)
     """
 
     path: str
     start: float
     duration: float
     clip: str = None
+    modalities: tuple = STREAM_KINDS
 
     def __post_init__(self):
         object.__setattr__(self, "path", os.fspath(self.path))
         if self.clip is None:
             object.__setattr__(self, "clip", self.path)
+        object.__setattr__(self, "modalities", _check_modalities(self.modalities))
 
     @property
     def end(self):
         """End, in seconds from the file's origin."""
         return self.start + self.duration
+
+
+def _check_modalities(modalities):
+    """``modalities`` as a tuple in the order video, audio, after checking it."""
+    items = (modalities,) if isinstance(modalities, str) else modalities
+    try:
+        items = tuple(items)
+    except TypeError:
+        items = ()
+    if (
+        not items
+        or any(not isinstance(kind, str) or kind not in STREAM_KINDS for kind in items)
+        or len(set(items)) != len(items)
+    ):
+        raise ValueError(
+            "a Segment's modalities must be a non-empty sequence of distinct "
+            f"'video' and 'audio'; got {modalities!r}."
+        )
+    return tuple(kind for kind in STREAM_KINDS if kind in items)
 
 
 class SegmentList(list):
@@ -164,11 +199,19 @@ def _find_files(paths, recursive, extensions):
 
 
 def _probe_span(path, streams, isolate):
+    """``(modalities, seconds)``: the streams a file's segments have, and the
+    span they all cover."""
     if isolate:
         info = call_isolated(probe, path, path=path, timeout=_PROBE_TIMEOUT)
     else:
         info = probe(path)
-    return info.span(streams)
+    if streams is None:
+        # A stream that is there but cannot be decoded is damage, not a
+        # missing modality: an MV whose picture is broken is no song.
+        for _, problem in info.stream_errors:
+            raise MediaError(path, problem)
+        streams = info.streams
+    return tuple(dict.fromkeys(streams)), info.span(streams)
 
 
 @validate_params(
@@ -176,7 +219,7 @@ def _probe_span(path, streams, isolate):
         "paths": [str, os.PathLike, Iterable],
         "seconds": [Interval(Real, 0, None, closed="neither")],
         "keep_last": ["boolean"],
-        "streams": [str, Iterable],
+        "streams": [str, Iterable, None],
         "recursive": ["boolean"],
         "extensions": [str, Iterable, None],
         "on_error": [StrOptions({"raise", "skip"})],
@@ -189,7 +232,7 @@ def segment_media(
     seconds=6.0,
     *,
     keep_last=False,
-    streams=("video", "audio"),
+    streams=None,
     recursive=True,
     extensions=None,
     on_error="raise",
@@ -199,9 +242,11 @@ def segment_media(
 
     Each file is probed once (its streams and their durations, nothing
     decoded) and cut from its time origin into segments without overlap or
-    gap, over the span that all of ``streams`` cover, so that the audio and
+    gap, over the span that all of its streams cover, so that the audio and
     the video of a segment cover the same time. These segments are the
-    samples (rows) of skmv's featurizers.
+    samples (rows) of skmv's featurizers. Music videos, songs (audio only)
+    and silent footage (video only) may be mixed: each segment's
+    ``modalities`` says which it has.
 
     Parameters
     ----------
@@ -214,8 +259,13 @@ def segment_media(
         Keep the trailing piece of each file shorter than ``seconds`` (as a
         shorter segment) rather than drop it. A file shorter than one
         segment is an error unless this is True.
-    streams : sequence of {"video", "audio"}, default=("video", "audio")
-        The streams every file must have; the segments cover the shortest.
+    streams : sequence of {"video", "audio"} or None, default=None
+        None takes whatever streams each file has, video, audio or both:
+        the segments cover the shortest of them, and their ``modalities``
+        are those streams. A sequence names the streams every file must
+        have (a file without one of them is an error); the segments cover
+        the shortest of those, and their ``modalities`` are exactly
+        ``streams``. A str names one stream.
     recursive : bool, default=True
         Search directories' subdirectories too.
     extensions : iterable of str or None, default=None
@@ -236,15 +286,18 @@ def segment_media(
     -------
     segments : SegmentList of Segment
         A list, file after file in the order of ``paths``, then by time;
-        ``clip`` is the file's path. Its ``skipped`` attribute lists
-        ``(path, reason)`` for the files skipped.
+        ``clip`` is the file's path and ``modalities`` the streams the
+        segment has. Its ``skipped`` attribute lists ``(path, reason)`` for
+        the files skipped.
 
     Raises
     ------
     MediaError
         With ``on_error="raise"``, for the first file that is missing,
-        empty, truncated or corrupt, not media, without one of ``streams``,
-        or shorter than one segment (and for a directory without media).
+        empty, truncated or corrupt (a video or audio stream that cannot be
+        decoded included), not media, without one of ``streams`` (a
+        :class:`~skmv.exceptions.MissingStreamError`), or shorter than one
+        segment (and for a directory without media).
 
     Warns
     -----
@@ -268,17 +321,28 @@ def segment_media(
     >>> segments = segment_media(folder, seconds=2.0)
     >>> [(s.start, s.duration) for s in segments]
     [(0.0, 2.0), (2.0, 2.0)]
+    >>> song = write_media(folder + "/song.ogg", audio=tone(330.0, 3.0), sr=44100)
+    >>> import os
+    >>> segments = segment_media(folder, seconds=2.0)
+    >>> [(os.path.basename(s.path), s.start, s.modalities) for s in segments]
+    [('mv.mp4', 0.0, ('video', 'audio')), ('mv.mp4', 2.0, ('video', 'audio')),
+     ('song.ogg', 0.0, ('audio',))]
+    >>> segment_media(song, seconds=2.0, streams=("video", "audio"))
+    Traceback (most recent call last):
+    ...
+    skmv.exceptions.MissingStreamError: .../song.ogg: no video stream
     >>> open(folder + "/empty.mp4", "wb").close()
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
     ...     segments = segment_media(folder, seconds=2.0, on_error="skip")
     >>> print(caught[0].message)
-    skipped 1 of 2 files: .../empty.mp4 (empty file (0 bytes))
+    skipped 1 of 3 files: .../empty.mp4 (empty file (0 bytes))
     >>> len(segments), segments.skipped
-    (2, [('.../empty.mp4', 'empty file (0 bytes)')])
+    (3, [('.../empty.mp4', 'empty file (0 bytes)')])
     """
-    streams = _check_streams(streams)
+    if streams is not None:
+        streams = _check_streams(streams)
     extensions = _normalize_extensions(extensions)
     segments = SegmentList()
     n_files = 0
@@ -287,7 +351,7 @@ def segment_media(
         try:
             if error is not None:
                 raise error
-            span = _probe_span(path, streams, isolate)
+            modalities, span = _probe_span(path, streams, isolate)
             times = _segment_times(span, seconds, keep_last)
             if not times:
                 raise MediaError(
@@ -299,7 +363,10 @@ def segment_media(
                 raise
             segments.skipped.append((exc.path, exc.reason))
             continue
-        segments.extend(Segment(path, start, duration) for start, duration in times)
+        segments.extend(
+            Segment(path, start, duration, modalities=modalities)
+            for start, duration in times
+        )
     if segments.skipped:
         listing = "; ".join(f"{path} ({reason})" for path, reason in segments.skipped)
         warnings.warn(
