@@ -392,6 +392,26 @@ def test_bad_segments_raise_naming_the_segment(bad, match):
         good.transform(X)
 
 
+def test_a_missing_segment_is_a_nan_row_or_an_error():
+    """None stands for a segment without audio: a NaN row under
+    missing="nan" (the others unchanged), an error naming it otherwise."""
+    X = [_noise(1.0, seed=1), None, _noise(1.0, seed=2), None]
+    rows = AudioFeaturizer(input="content", missing="nan").fit_transform(X)
+    assert rows.shape == (4, 816) and rows.dtype == np.float32
+    assert np.isnan(rows[[1, 3]]).all()
+    assert_array_equal(
+        rows[[0, 2]], AudioFeaturizer(input="content").fit_transform(X[::2])
+    )
+    only = AudioFeaturizer(input="content", missing="nan").fit_transform([None])
+    assert only.shape == (1, 816) and np.isnan(only).all()
+    with pytest.raises(ValueError, match="segment 1 is None.*missing='nan'"):
+        AudioFeaturizer(input="content").fit(X)
+    with pytest.raises(ValueError, match="segment 1 is None"):
+        AudioFeaturizer(input="content").fit(X[:1]).transform(X)
+    with pytest.raises(ValueError, match="missing"):
+        AudioFeaturizer(input="content", missing="drop").fit(X[:1])
+
+
 @pytest.mark.parametrize(
     "X, error, match",
     [

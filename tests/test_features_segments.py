@@ -2,6 +2,7 @@
 that survives an interrupted run and a skip that names every bad file."""
 
 import os
+import warnings
 
 import joblib
 import numpy as np
@@ -9,10 +10,10 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skmv.datasets import moving_bars, tone, write_media
-from skmv.exceptions import MediaError
+from skmv.exceptions import MediaError, MissingStreamError
 from skmv.features import AudioFeaturizer, SkippedFile, VideoFeaturizer, _batch
 from skmv.features._batch import MediaSkipWarning
-from skmv.io import iter_audio, iter_video, segment_media
+from skmv.io import Segment, iter_audio, iter_video, segment_media
 
 RND_SEED = 0
 SIZE = (64, 48)
@@ -350,3 +351,118 @@ def test_relative_paths_from_any_directory(clips, tmp_path, monkeypatch):
     assert segments[0].path == name
     rows = AudioFeaturizer(**AUDIO, n_jobs=2).transform(segments)
     assert_array_equal(rows, reference)
+
+
+# %% segments without one modality: songs and silent footage
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    """A 4 s song (audio only) and 4 s of silent footage (video only)."""
+    folder = tmp_path_factory.mktemp("single")
+    song = write_media(
+        str(folder / "song.mp3"), audio=tone(523.0, 4.0, sr=8000), sr=8000
+    )
+    footage = write_media(
+        str(folder / "footage.mp4"),
+        video=moving_bars(48, size=SIZE, random_state=RND_SEED + 7),
+        fps=12,
+    )
+    return song, footage
+
+
+def _counting(monkeypatch):
+    """Record (kind, path) of each file decoded, decoding in this process."""
+    calls = []
+
+    def isolated(func, kind, *args, path):
+        calls.append((kind, path))
+        return func(kind, *args)
+
+    monkeypatch.setattr(_batch, "_isolated", isolated)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "Featurizer, params, kind",
+    [(VideoFeaturizer, VIDEO, "video"), (AudioFeaturizer, AUDIO, "audio")],
+    ids=["video", "audio"],
+)
+def test_missing_nan_gives_nan_rows_without_decoding(
+    Featurizer, params, kind, clips, single, monkeypatch
+):
+    song, footage = single
+    segments = segment_media([clips[0], song, footage], seconds=2.0)
+    assert [s.modalities for s in segments] == (
+        [("video", "audio")] * 2 + [("audio",)] * 2 + [("video",)] * 2
+    )
+    lacking = song if kind == "video" else footage
+    having = footage if kind == "video" else song
+    calls = _counting(monkeypatch)
+    featurizer = Featurizer(**params, missing="nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no skip warning
+        rows = featurizer.transform(segments)
+    absent = np.array([s.path == lacking for s in segments])
+    assert rows.shape == (6, featurizer._n_features_out)
+    assert np.isnan(rows[absent]).all()
+    assert np.isfinite(rows[~absent]).all()
+    assert featurizer.skipped_ == []
+    # The file without the modality was not even opened.
+    assert calls == [(kind, clips[0]), (kind, having)]
+    # The rows that have it are the featurizer's own.
+    assert_array_equal(
+        rows[~absent],
+        Featurizer(**params).transform([s for s in segments if s.path != lacking]),
+    )
+
+    # A hand-made segment claims both modalities: its file is decoded, has
+    # no such stream, and the row is NaN all the same, not a skipped file.
+    calls.clear()
+    claims_both = Segment(lacking, 0.0, 2.0)
+    rows = featurizer.transform([segments[0], claims_both])
+    assert calls == [(kind, clips[0]), (kind, lacking)]
+    assert np.isfinite(rows[0]).all() and np.isnan(rows[1]).all()
+    assert featurizer.skipped_ == []
+
+
+@pytest.mark.parametrize(
+    "Featurizer, params, kind",
+    [(VideoFeaturizer, VIDEO, "video"), (AudioFeaturizer, AUDIO, "audio")],
+    ids=["video", "audio"],
+)
+def test_missing_error_names_the_file(Featurizer, params, kind, clips, single):
+    song, footage = single
+    lacking = song if kind == "video" else footage
+    segments = segment_media([clips[0], lacking], seconds=2.0)
+    with pytest.raises(MissingStreamError, match="missing='nan'") as error:
+        Featurizer(**params).transform(segments)
+    assert error.value.path == lacking and error.value.kind == kind
+    assert str(error.value).startswith(f"{lacking}: its segments have no {kind}")
+    # A segment that claims the modality: the decoder finds none (in its
+    # worker process; the error comes back as itself).
+    with pytest.raises(MissingStreamError, match=f"no {kind} stream") as error:
+        Featurizer(**params).transform([Segment(lacking, 0.0, 2.0)])
+    assert error.value.path == lacking
+    # With on_error="skip" the file is skipped, by name, like a broken one.
+    featurizer = Featurizer(**params, on_error="skip")
+    with pytest.warns(MediaSkipWarning, match=os.path.basename(lacking)):
+        rows = featurizer.transform(segments)
+    assert [s.path for s in featurizer.skipped_] == [lacking]
+    assert np.isfinite(rows[:2]).all() and np.isnan(rows[2:]).all()
+
+
+def test_missing_is_not_part_of_the_cache_key(clips, single, tmp_path, monkeypatch):
+    """Rows computed under missing="error" are found under missing="nan":
+    the parameter changes which rows are NaN, not the features."""
+    memory = joblib.Memory(str(tmp_path / "cache"), verbose=0)
+    mv = segment_media([clips[0]], seconds=2.0)
+    first = AudioFeaturizer(**AUDIO, memory=memory).transform(mv)
+    calls = _counting(monkeypatch)
+    footage = segment_media([single[1]], seconds=2.0)
+    rows = AudioFeaturizer(**AUDIO, memory=memory, missing="nan").transform(
+        list(mv) + list(footage)
+    )
+    assert calls == []  # the MV from the cache, the footage not decoded
+    assert_array_equal(rows[:2], first)
+    assert np.isnan(rows[2:]).all()

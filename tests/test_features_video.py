@@ -289,6 +289,25 @@ def test_bad_content_names_the_segment(texture_clip, bad, match):
         VideoFeaturizer(input="content").transform([texture_clip, bad])
 
 
+def test_a_missing_segment_is_a_nan_row_or_an_error(texture_clip):
+    """None stands for a segment without video: a NaN row under
+    missing="nan" (the others unchanged), an error naming it otherwise."""
+    params = dict(flow_grid=(1, 1), scale=0.25)
+    alone = VideoFeaturizer(input="content", **params).fit_transform([texture_clip])
+    vf = VideoFeaturizer(input="content", missing="nan", **params)
+    X = vf.fit_transform([None, texture_clip, None])
+    assert X.shape == (3, alone.shape[1]) and X.dtype == np.float32
+    assert np.isnan(X[[0, 2]]).all()
+    assert_array_equal(X[1], alone[0])
+    assert np.isnan(vf.transform([None])).all()
+    with pytest.raises(ValueError, match="Segment 2 is None.*missing='nan'"):
+        VideoFeaturizer(input="content", **params).transform(
+            [texture_clip, texture_clip, None]
+        )
+    with pytest.raises(ValueError, match="missing"):
+        VideoFeaturizer(input="content", missing="zero").fit()
+
+
 def test_integer_frames_in_range_are_accepted(texture_clip):
     as_int = texture_clip.astype(np.int64)
     assert_array_equal(_row(as_int), _row(texture_clip))

@@ -11,6 +11,12 @@ each file is decoded in a child process, so that a decoder that crashes on a
 corrupt file costs that file, not the run; ``memory`` caches the rows of each
 finished file, so that an interrupted run started again recomputes only the
 files it had not finished.
+
+A segment whose ``modalities`` lack the featurizer's kind (a song for the
+video featurizer) is not decoded: under ``missing="nan"`` its row is NaN, the
+data model's missing modality, and under ``missing="error"`` its file is a
+:class:`~skmv.exceptions.MissingStreamError`. A file that turns out to have
+no such stream when decoded is treated the same way.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import joblib
 import numpy as np
 from sklearn.utils.validation import check_memory
 
-from ..exceptions import MediaError
+from ..exceptions import MediaError, MissingStreamError
 
 __all__ = ["MediaSkipWarning", "SkippedFile", "featurize_segments"]
 
@@ -119,7 +125,13 @@ def _file_rows_isolated(kind, featurizer, path, spans, stamp, threads):
 
 # Parameters that do not change the features, set to fixed values in the
 # cache key.
-_NOT_IN_CACHE_KEY = {"n_jobs": None, "memory": None, "verbose": 0, "on_error": "raise"}
+_NOT_IN_CACHE_KEY = {
+    "n_jobs": None,
+    "memory": None,
+    "verbose": 0,
+    "on_error": "raise",
+    "missing": "error",
+}
 
 
 def featurize_segments(featurizer, segments, *, kind):
@@ -136,12 +148,31 @@ def featurize_segments(featurizer, segments, *, kind):
     Returns
     -------
     rows : ndarray of shape (n_segments, n_features), float32
-        Rows of files skipped with ``on_error="skip"`` are NaN.
+        Rows of files skipped with ``on_error="skip"`` are NaN, and so are
+        the rows of segments without ``kind`` under ``missing="nan"``.
     skipped : list of SkippedFile
     """
-    groups = _group_by_file(_check_segments(segments, featurizer))
+    segments = _check_segments(segments, featurizer)
+    missing = featurizer.missing
+    groups = {}
+    for path, items in _group_by_file(segments).items():
+        present = [(row, seg) for row, seg in items if kind in seg.modalities]
+        if len(present) < len(items) and missing == "error":
+            # Declared without this modality: fail before decoding anything.
+            absent = next(seg for _, seg in items if kind not in seg.modalities)
+            error = MissingStreamError(
+                path,
+                kind,
+                f"its segments have no {kind} (modalities="
+                f"{absent.modalities!r}); missing='nan' makes their rows NaN",
+            )
+            if featurizer.on_error == "raise":
+                raise error
+            groups[path] = (items, error.reason)
+        elif present:
+            groups[path] = (present, None)
     warm_up = getattr(featurizer, "_warm_up", None)
-    if warm_up is not None and len(groups) > 0:
+    if warm_up is not None and any(error is None for _, error in groups.values()):
         warm_up()
     memory = check_memory(featurizer.memory)
     compute = memory.cache(_file_rows_isolated, ignore=["threads"])
@@ -153,7 +184,9 @@ def featurize_segments(featurizer, segments, *, kind):
     # object, verbosity or error policy finds what the first one computed.
     params_only = type(featurizer)(**{**featurizer.get_params(), **_NOT_IN_CACHE_KEY})
     jobs = []
-    for path, items in groups.items():
+    for path, (items, error) in groups.items():
+        if error is not None:
+            continue
         spans = tuple((float(seg.start), float(seg.duration)) for _, seg in items)
         # Workers outlive a call and keep the directory they started in: give
         # them absolute paths (which also key the cache the same from anywhere).
@@ -168,15 +201,23 @@ def featurize_segments(featurizer, segments, *, kind):
                 _stamp(where),
                 threads,
                 featurizer.on_error,
+                missing,
             )
         )
-    results = joblib.Parallel(
-        n_jobs=featurizer.n_jobs, verbose=featurizer.verbose, return_as="list"
-    )(jobs)
+    results = iter(
+        joblib.Parallel(
+            n_jobs=featurizer.n_jobs, verbose=featurizer.verbose, return_as="list"
+        )(jobs)
+    )
 
     rows = np.full((len(segments), featurizer._n_features_out), np.nan, np.float32)
     skipped = []
-    for (path, items), (block, error) in zip(groups.items(), results):
+    for path, (items, error) in groups.items():
+        block = None
+        if error is None:
+            block, error = next(results)
+        if block is None and error is None:
+            continue  # no such stream, under missing="nan": the rows stay NaN
         if error is not None:
             skipped.append(SkippedFile(path, error))
             warnings.warn(
@@ -190,10 +231,18 @@ def featurize_segments(featurizer, segments, *, kind):
     return rows, skipped
 
 
-def _guarded(compute, kind, featurizer, path, spans, stamp, threads, on_error):
-    """(rows, None), or (None, reason) for a MediaError under on_error="skip"."""
+def _guarded(compute, kind, featurizer, path, spans, stamp, threads, on_error, missing):
+    """(rows, None); (None, reason) for a MediaError under on_error="skip";
+    (None, None) for a file without the stream under missing="nan"."""
     try:
         return compute(kind, featurizer, path, spans, stamp, threads), None
+    except MissingStreamError as exc:
+        # The file's own stream, not a declaration: a missing modality.
+        if missing == "nan" and exc.kind == kind:
+            return None, None
+        if on_error == "raise":
+            raise
+        return None, exc.reason
     except MediaError as exc:
         if on_error == "raise":
             raise

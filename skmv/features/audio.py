@@ -1396,6 +1396,15 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
         What a file that cannot be decoded does with ``input="segments"``:
         raise :class:`~skmv.exceptions.MediaError`, or give NaN rows with a
         warning. Invalid ``"content"`` always raises ``ValueError``.
+    missing : {"error", "nan"}, default="error"
+        What a segment without audio does: a piece of silent footage, whose
+        ``modalities`` lack ``"audio"`` (see :func:`skmv.io.segment_media`),
+        or whose file turns out to have no audio stream. ``"error"``: its
+        file raises a :class:`~skmv.exceptions.MissingStreamError` (a
+        MediaError naming the file; ``on_error="skip"`` skips it).
+        ``"nan"``: its row is NaN, the data model's missing modality; it is
+        not decoded and not counted in ``skipped_``. With
+        ``input="content"``, a None item is a segment without audio.
     verbose : int, default=0
         Progress messages from joblib.
 
@@ -1406,6 +1415,7 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
     skipped_ : list of SkippedFile
         After a ``transform`` of segments: the files it skipped under
         ``on_error="skip"``, each with its reason; their rows are NaN.
+        Segments without audio under ``missing="nan"`` are not in it.
 
     See Also
     --------
@@ -1414,10 +1424,11 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Every output is finite: silence and features undefined on a frame follow
-    the conventions of each function (0 brightness, spread, roughness and
-    key clarity for a silent frame; the prior's 120 BPM for a window without
-    onsets; no periodicity for a flat curve). Frame-level choices and their
+    Every row of a segment with audio is finite: silence and features
+    undefined on a frame follow the conventions of each function (0
+    brightness, spread, roughness and key clarity for a silent frame; the
+    prior's 120 BPM for a window without onsets; no periodicity for a flat
+    curve). Frame-level choices and their
     differences from MIRtoolbox are documented with each function. The
     output is deterministic: the same input gives the same features.
 
@@ -1441,6 +1452,13 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
     (2, 816)
     >>> featurizer.get_feature_names_out()[:2]
     array(['tempo_mean_mean', 'tempo_mean_std'], dtype=object)
+
+    A segment without audio (None here; a Segment of silent footage with
+    ``input="segments"``) gives a row of NaN with ``missing="nan"``:
+
+    >>> rows = featurizer.set_params(missing="nan").transform([None, X[1]])
+    >>> np.isnan(rows[0]).all(), np.isfinite(rows[1]).all()
+    (np.True_, np.True_)
     """
 
     _parameter_constraints: dict = {
@@ -1454,6 +1472,7 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
         "n_jobs": [Integral, None],
         "memory": [None, str, HasMethods(["cache"])],
         "on_error": [StrOptions({"raise", "skip"})],
+        "missing": [StrOptions({"error", "nan"})],
         "verbose": ["verbose"],
     }
 
@@ -1473,6 +1492,7 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
         n_jobs=None,
         memory=None,
         on_error="raise",
+        missing="error",
         verbose=0,
     ):
         self.input = input
@@ -1485,6 +1505,7 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.memory = memory
         self.on_error = on_error
+        self.missing = missing
         self.verbose = verbose
 
     def _feature_params(self):
@@ -1509,7 +1530,8 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
         return segment_features(y, **self._feature_params())
 
     def _signals(self, X):
-        """The ``"content"`` signals of X as float32 1-D arrays, checked."""
+        """The ``"content"`` signals of X as float32 1-D arrays, checked;
+        None for a missing segment (``missing="nan"``)."""
         if isinstance(X, np.ndarray):
             if X.ndim != 2:
                 raise ValueError(
@@ -1529,6 +1551,13 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
 
     def _signal(self, x, index):
         name = type(self).__name__
+        if x is None:
+            if self.missing == "nan":
+                return None
+            raise ValueError(
+                f"{name}: segment {index} is None, a segment without audio; "
+                "missing='nan' makes its row NaN."
+            )
         try:
             a = np.asarray(x)
         except (TypeError, ValueError) as exc:
@@ -1591,13 +1620,17 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
         -------
         X_new : ndarray of shape (n_segments, n_features_out_), float32
             One row per segment, in the order of X, columns named by
-            :meth:`get_feature_names_out`.
+            :meth:`get_feature_names_out`; rows of segments without audio
+            are NaN (``missing="nan"``).
         """
         self._validate_params()
         if self.input == "segments":
             rows, self.skipped_ = featurize_segments(self, X, kind="audio")
             return rows
         signals = self._signals(X)
+        n_segments = len(signals)
+        present = [i for i, signal in enumerate(signals) if signal is not None]
+        signals = [signals[i] for i in present]
         compute = check_memory(self.memory).cache(_content_rows)
         params = self._feature_params()
         chunks = [
@@ -1606,7 +1639,10 @@ class AudioFeaturizer(TransformerMixin, BaseEstimator):
         blocks = joblib.Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             joblib.delayed(compute)(params, chunk) for chunk in chunks
         )
-        return np.concatenate(blocks).astype(np.float32, copy=False)
+        out = np.full((n_segments, self._n_features_out), np.nan, np.float32)
+        if blocks:
+            out[present] = np.concatenate(blocks)
+        return out
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: ``{curve}_{pooling}_{statistic}``.

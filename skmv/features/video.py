@@ -1134,6 +1134,15 @@ class VideoFeaturizer(TransformerMixin, BaseEstimator):
         What a file that cannot be decoded does (``input="segments"``):
         raise a :class:`~skmv.exceptions.MediaError`, or be skipped with a
         warning, its rows NaN. Bad arrays (``"content"``) always raise.
+    missing : {"error", "nan"}, default="error"
+        What a segment without video does: a piece of a song, whose
+        ``modalities`` lack ``"video"`` (see :func:`skmv.io.segment_media`),
+        or whose file turns out to have no video stream. ``"error"``: its
+        file raises a :class:`~skmv.exceptions.MissingStreamError` (a
+        MediaError naming the file; ``on_error="skip"`` skips it).
+        ``"nan"``: its row is NaN, the data model's missing modality; it is
+        not decoded and not counted in ``skipped_``. With
+        ``input="content"``, a None item is a segment without video.
     verbose : int, default=0
         joblib's progress messages.
 
@@ -1147,6 +1156,7 @@ class VideoFeaturizer(TransformerMixin, BaseEstimator):
     skipped_ : list of SkippedFile
         After a ``transform`` of segments: the files it skipped under
         ``on_error="skip"``, each with its reason; their rows are NaN.
+        Segments without video under ``missing="nan"`` are not in it.
 
     See Also
     --------
@@ -1188,6 +1198,14 @@ class VideoFeaturizer(TransformerMixin, BaseEstimator):
     ((2, 3044), dtype('float32'))
     >>> vf.get_feature_names_out()[[0, -1]]
     array(['hog_mean_0', 'lbp_dist_std'], dtype=object)
+
+    A segment without video (None here; a Segment of a song with
+    ``input="segments"``) gives a row of NaN with ``missing="nan"``:
+
+    >>> X = VideoFeaturizer(input="content", missing="nan").fit_transform(
+    ...     [clips[0], None])
+    >>> np.isfinite(X[0]).all(), np.isnan(X[1]).all()
+    (np.True_, np.True_)
     """
 
     _parameter_constraints: dict = {
@@ -1205,6 +1223,7 @@ class VideoFeaturizer(TransformerMixin, BaseEstimator):
         "n_jobs": [Integral, None],
         "memory": [None, str, HasMethods(["cache"])],
         "on_error": [StrOptions({"raise", "skip"})],
+        "missing": [StrOptions({"error", "nan"})],
         "verbose": ["verbose"],
     }
 
@@ -1225,6 +1244,7 @@ class VideoFeaturizer(TransformerMixin, BaseEstimator):
         n_jobs=None,
         memory=None,
         on_error="raise",
+        missing="error",
         verbose=0,
     ):
         self.input = input
@@ -1241,6 +1261,7 @@ class VideoFeaturizer(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.memory = memory
         self.on_error = on_error
+        self.missing = missing
         self.verbose = verbose
 
     def _feature_params(self):
@@ -1294,6 +1315,7 @@ class VideoFeaturizer(TransformerMixin, BaseEstimator):
         Returns
         -------
         X_new : ndarray of shape (n_segments, n_features_out_), float32
+            Rows of segments without video are NaN (``missing="nan"``).
         """
         self._validate_params()
         self._feature_params()
@@ -1308,14 +1330,24 @@ class VideoFeaturizer(TransformerMixin, BaseEstimator):
                 f"one array of shape (n_segments, n_frames, height, width, 3); got "
                 f"an array of shape {X.shape}."
             )
+        if not isinstance(X, np.ndarray):
+            X = list(X)
+        present = [index for index, frames in enumerate(X) if frames is not None]
+        if len(present) < len(X) and self.missing == "error":
+            index = next(i for i, frames in enumerate(X) if frames is None)
+            raise ValueError(
+                f"Segment {index} is None, a segment without video; "
+                "missing='nan' makes its row NaN."
+            )
         params = self._feature_params()
         compute = check_memory(self.memory).cache(_content_row, ignore=["index"])
         rows = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
-            delayed(compute)(frames, index, params) for index, frames in enumerate(X)
+            delayed(compute)(X[index], index, params) for index in present
         )
-        if not rows:
-            return np.empty((0, self._n_features_out), np.float32)
-        return np.stack(rows).astype(np.float32, copy=False)
+        out = np.full((len(X), self._n_features_out), np.nan, np.float32)
+        if rows:
+            out[present] = np.stack(rows)
+        return out
 
     def _transform_segments(self, X):
         rows, self.skipped_ = featurize_segments(self, X, kind="video")
