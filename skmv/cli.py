@@ -5,14 +5,20 @@ Subcommands:
 
 ``skmv featurize PATHS... -o features.npz``
     Cut media files (and the media files under folders) into segments and
-    compute their video and audio features: one row per segment.
+    compute their video and audio features: one row per segment. Music
+    videos, songs (audio only: mp3, ogg, opus, flac, wav, m4a, ...) and
+    silent footage may be mixed: a modality a file lacks is NaN in its rows,
+    and the file records which modalities each row has.
 ``skmv fit features.npz -o model.skops [--labels labels.csv]``
     Learn a shared representation of the two modalities (per-modality deep
     belief networks and a shared RBM) and, with labels, a multi-timescale
-    fusion classifier of 60-second windows.
+    fusion classifier of 60-second windows. Training needs pairs: every row
+    must have both video and audio.
 ``skmv retrieve model.skops QUERY --database features.npz``
     Query with the music (or the video) of a file's segments and list the
-    nearest segments of the other modality in a database.
+    nearest segments of the other modality in a database: music for a
+    video from a music library featurized alone, or footage for a song.
+    Database rows without the retrieved modality are left out.
 ``skmv classify model.skops FILES...``
     Label whole clips with the fitted classifier.
 ``skmv demo``
@@ -20,10 +26,11 @@ Subcommands:
 
 Exit codes: 0 success; 2 a usage error (a missing file, a file of the wrong
 kind or of another skmv version, a model for other features, labels for
-unknown clips, a model without a classifier), reported as one line starting
-``skmv: error:``; 3 the command finished but skipped some media files (listed
-on stderr with their reasons); 130 interrupted (``featurize --cache DIR``
-resumes where it stopped).
+unknown clips, a model without a classifier, training rows without both
+modalities, a database without the retrieved one), reported as one line
+starting ``skmv: error:``; 3 the command finished but skipped some media files
+(listed on stderr with their reasons); 130 interrupted (``featurize --cache
+DIR`` resumes where it stopped).
 """
 
 from __future__ import annotations
@@ -125,7 +132,8 @@ def _featurizers(n_jobs=1, cache=None):
     # Absolute: the cache is keyed by the featurizer's parameters, so that
     # ./cache and /abs/cache must read the same entries.
     memory = None if cache is None else os.path.abspath(cache)
-    common = dict(n_jobs=n_jobs, memory=memory, on_error="skip")
+    # A modality a file lacks (a song's video) is NaN, not a skipped file.
+    common = dict(n_jobs=n_jobs, memory=memory, on_error="skip", missing="nan")
     return VideoFeaturizer(**common), AudioFeaturizer(**common)
 
 
@@ -181,16 +189,15 @@ def _by_file(segments):
     return files
 
 
-def _featurize_segments(
-    segments, *, n_jobs=1, cache=None, progress=True, kinds=("video", "audio")
-):
+def _featurize_segments(segments, *, n_jobs=1, cache=None, progress=True):
     """Feature rows ``[video | audio]`` of ``segments``, dropping bad files.
 
     Files go to the featurizers a batch of ``n_jobs`` at a time, so that the
     progress bar moves as files finish while the workers stay busy; the
     cache is per file, so batching does not change what a rerun reuses.
-    The columns of a modality not in ``kinds`` are NaN (a missing modality,
-    which the shared model's inference accepts).
+    The columns of a modality a segment lacks (see ``Segment.modalities``)
+    are NaN, not decoded: a missing modality, which the shared model's
+    inference accepts.
 
     Returns
     -------
@@ -219,8 +226,8 @@ def _featurize_segments(
     ) as bar:
         for first in range(0, len(files), batch):
             chunk = [seg for _, segs in files[first : first + batch] for seg in segs]
-            bad, parts = {}, {}
-            for kind in kinds:
+            bad, parts = {}, []
+            for kind, featurizer in featurizers.items():
                 # A file that failed one modality is not decoded for the other.
                 todo = [seg for seg in chunk if seg.path not in bad]
                 rows = np.empty((0, widths[kind]), np.float32)
@@ -228,19 +235,19 @@ def _featurize_segments(
                     with warnings.catch_warnings():
                         # Reported together at the end, with their reasons.
                         warnings.simplefilter("ignore", MediaSkipWarning)
-                        rows = featurizers[kind].transform(todo)
-                    for item in featurizers[kind].skipped_:
+                        rows = featurizer.transform(todo)
+                    for item in featurizer.skipped_:
                         bad.setdefault(item.path, item.reason)
-                parts[kind] = (todo, rows)
+                parts.append((todo, rows))
             good = [seg for seg in chunk if seg.path not in bad]
-            columns = []
-            for kind, width in widths.items():
-                if kind in parts:
-                    todo, rows = parts[kind]
-                    columns.append(rows[[seg.path not in bad for seg in todo]])
-                else:
-                    columns.append(np.full((len(good), width), np.nan, np.float32))
-            blocks.append(np.hstack(columns))
+            blocks.append(
+                np.hstack(
+                    [
+                        rows[[seg.path not in bad for seg in todo]]
+                        for todo, rows in parts
+                    ]
+                )
+            )
             kept.extend(good)
             skipped.extend(bad.items())
             bar.update(len(chunk))
@@ -251,8 +258,9 @@ def _featurize_segments(
     return X, kept, skipped
 
 
-def _segment(paths, seconds, streams=("video", "audio"), keep_last=False):
-    """segment_media with bad files skipped (and listed, not warned)."""
+def _segment(paths, seconds, streams=None, keep_last=False):
+    """segment_media with bad files skipped (and listed, not warned); each
+    file's segments have the streams it has, unless ``streams`` names them."""
     from .io import MediaWarning, segment_media
 
     for path in paths:
@@ -268,6 +276,38 @@ def _segment(paths, seconds, streams=("video", "audio"), keep_last=False):
             on_error="skip",
         )
     return segments
+
+
+# The modalities of a row, as features files record them.
+_BOTH, _AUDIO_ONLY, _VIDEO_ONLY = "video,audio", "audio", "video"
+_COMBINATIONS = (
+    (_BOTH, "with video and audio"),
+    (_AUDIO_ONLY, "audio only"),
+    (_VIDEO_ONLY, "video only"),
+)
+
+
+def _row_modalities(X, n_video):
+    """Which modalities each row has, ``"video,audio"``, ``"audio"`` or
+    ``"video"`` (``""``: neither): a block of NaN is a missing modality."""
+    has_video = ~np.isnan(X[:, :n_video]).all(axis=1)
+    has_audio = ~np.isnan(X[:, n_video:]).all(axis=1)
+    return np.where(
+        has_video,
+        np.where(has_audio, _BOTH, _VIDEO_ONLY),
+        np.where(has_audio, _AUDIO_ONLY, ""),
+    ).astype(str)
+
+
+def _count_combinations(modalities):
+    """``"3 with video and audio, 8 audio only"``: the combinations of
+    ``modalities`` (one per row or clip) that occur, with their counts."""
+    values = list(modalities)
+    return ", ".join(
+        f"{values.count(key)} {label}"
+        for key, label in _COMBINATIONS
+        if values.count(key)
+    )
 
 
 def _report_skipped(skipped, n_files):
@@ -327,6 +367,7 @@ def _cmd_featurize(args):
         "feature_names": np.array(video_names + audio_names, dtype=str),
         "versions": np.array(versions, dtype=str),
         "skipped": np.array(skipped, dtype=str).reshape(-1, 2),
+        "modalities": _row_modalities(X, len(video_names)),
     }
 
     def write(tmp):
@@ -334,9 +375,13 @@ def _cmd_featurize(args):
             np.savez(f, **data)
 
     _write_atomic(args.output, write)
-    n_clips = len(set(data["clips"].tolist()))
+    # A clip's modalities are its file's: the same in all of its rows.
+    clip_modalities = {}
+    for clip, modalities in zip(data["clips"].tolist(), data["modalities"].tolist()):
+        clip_modalities.setdefault(clip, modalities)
     print(
-        f"wrote {args.output}: {X.shape[0]} segments of {n_clips} clip(s), "
+        f"wrote {args.output}: {X.shape[0]} segments of {len(clip_modalities)} "
+        f"clip(s): {_count_combinations(clip_modalities.values())}; "
         f"{len(video_names)} video + {len(audio_names)} audio features"
     )
     _report_skipped(skipped, n_files)
@@ -400,6 +445,15 @@ def _load_features(path):
         or any(data[key].shape[0] != n for key in ("clips", "paths", "start"))
     ):
         _fail(f"{path}: damaged features file (its arrays do not agree)")
+    # Which modalities each row has; files written before they said so
+    # tell it by their blocks of NaN.
+    modalities = data.get("modalities")
+    if modalities is None:
+        modalities = _row_modalities(X, n_video)
+    if modalities.shape != (n,) or not set(modalities.tolist()) <= {
+        key for key, _ in _COMBINATIONS
+    }:
+        _fail(f"{path}: damaged features file (its arrays do not agree)")
     names = data["feature_names"].tolist()
     return Bunch(
         path=path,
@@ -412,6 +466,7 @@ def _load_features(path):
         start=data["start"],
         duration=data["duration"],
         feature_names=names,
+        modalities=modalities,
         versions=versions,
         fingerprint=_fingerprint(
             n_video, n_audio, names, float(data["seconds"]), versions["skmv"]
@@ -638,11 +693,30 @@ def _fit_classifier(args, data, windows):
     return classifier.fit(X_windows, y, groups=window_clips)
 
 
+def _require_pairs(data):
+    """Refuse rows without both modalities: the shared model learns what
+    goes with what from pairs."""
+    lacking = data.modalities != _BOTH
+    if not lacking.any():
+        return
+    no_video = int(np.count_nonzero(data.modalities == _AUDIO_ONLY))
+    no_audio = int(np.count_nonzero(data.modalities == _VIDEO_ONLY))
+    first = data.clips[np.flatnonzero(lacking)[0]]
+    _fail(
+        f"{data.path}: training needs pairs of video and audio, but "
+        f"{int(lacking.sum())} of {len(lacking)} rows lack one: {no_video} have "
+        f"no video (audio only), {no_audio} have no audio (video only), e.g. "
+        f"{first}; fit on music videos (retrieve searches databases of one "
+        "modality)"
+    )
+
+
 def _cmd_fit(args):
     from . import save_model
 
     data = _load_features(args.features)
     _require_output_dir(args.output)
+    _require_pairs(data)
     if data.X.shape[0] < 2:
         _fail(f"{args.features}: {data.X.shape[0]} segment(s); fit needs at least 2")
     windows = None
@@ -737,7 +811,9 @@ def _check_model_fits_here(bundle, model_path):
 
 
 def _featurize_files(paths, seconds, n_jobs, progress):
-    segments = _segment(paths, seconds)
+    # The classifier reads both modalities: a song or silent footage is
+    # skipped, by name.
+    segments = _segment(paths, seconds, streams=("video", "audio"))
     n_files = len(_by_file(segments)) + len(segments.skipped)
     X, kept, bad = _featurize_segments(segments, n_jobs=n_jobs, progress=progress)
     return X, kept, list(segments.skipped) + bad, n_files
@@ -765,7 +841,7 @@ def _query_segments(path, seconds, start, query, keep_last=False):
             f"{seconds:g} s segment starts between 0 and "
             f"{max(span - seconds, 0):.2f}"
         )
-    return [Segment(path, float(start), float(seconds))]
+    return [Segment(path, float(start), float(seconds), modalities=(query,))]
 
 
 def _cmd_retrieve(args):
@@ -784,17 +860,25 @@ def _cmd_retrieve(args):
     segments = _query_segments(
         args.query_file, seconds, args.start, args.query, args.keep_last
     )
-    X, kept, skipped = _featurize_segments(
-        segments, progress=not args.quiet, kinds=(args.query,)
-    )
+    target = "video" if args.query == "audio" else "audio"
+    # Rows without the retrieved modality (songs in a database searched for
+    # video) cannot be ranked by it: left out, their indices kept.
+    rows = np.flatnonzero([target in m.split(",") for m in database.modalities])
+    if not rows.size:
+        _fail(
+            f"{args.database}: no segment with {target} to retrieve: it holds "
+            f"{len(database.modalities)} segment(s), "
+            f"{_count_combinations(database.modalities.tolist())}"
+        )
+    X, kept, skipped = _featurize_segments(segments, progress=not args.quiet)
     if skipped:
         _fail(f"{skipped[0][0]}: {skipped[0][1]}")
-    target = "video" if args.query == "audio" else "audio"
     retriever = CrossModalRetriever(
         bundle["shared"], args.query, target, space=args.space, prefit=True
-    ).index(database.X)
+    ).index(database.X[rows])
     k = min(args.k, retriever.n_database_)
     distances, indices = retriever.kneighbors(X, n_neighbors=k)
+    indices = rows[indices]
     for segment, dist_row, index_row in zip(kept, distances, indices):
         print(
             f"{segment.path}  {_format_time(segment.start)}-"
@@ -862,7 +946,9 @@ exit codes:
   0    success
   2    usage error: a missing file, a file of the wrong kind or from another
        skmv version, a model for other features, labels for unknown clips,
-       a model without a classifier (one line on stderr: "skmv: error: ...")
+       a model without a classifier, fit on rows without both modalities,
+       a database without the retrieved modality (one line on stderr:
+       "skmv: error: ...")
   3    done, but some media files were skipped (listed on stderr with why)
   130  interrupted (featurize --cache DIR resumes where it stopped)
 
@@ -901,13 +987,19 @@ def _build_parser():
         "featurize",
         help="media files -> features file (.npz)",
         description="Cut media files into segments and compute video and audio "
-        "features, one row per segment, into a .npz file. Files that cannot be "
-        "used are skipped and listed at the end (exit code 3).",
+        "features, one row per segment, into a .npz file. Music videos, songs "
+        "(audio only) and silent footage may be mixed: a modality a file lacks "
+        "is NaN in its rows, each row's modalities are recorded, and the "
+        "summary counts the clips of each kind. Files that cannot be used are "
+        "skipped and listed at the end (exit code 3).",
         epilog=_EPILOG,
         formatter_class=formatter,
     )
     p.add_argument(
-        "paths", nargs="+", metavar="PATH", help="media files and folders of them"
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="media files and folders of them: music videos, songs, footage",
     )
     p.add_argument(
         "-o", "--output", required=True, help="the features file to write (.npz)"
@@ -947,11 +1039,16 @@ def _build_parser():
         description="Learn a shared representation of video and audio "
         "(a standardised deep belief network per modality and a shared RBM over "
         "them) and, with --labels, a multi-timescale fusion classifier of "
-        f"{N_SEGMENTS}-segment windows; write them to a model file.",
+        f"{N_SEGMENTS}-segment windows; write them to a model file. Every row "
+        "must have both video and audio (features of music videos): a "
+        "features file with rows of songs or silent footage is refused.",
         epilog=_EPILOG,
         formatter_class=formatter,
     )
-    p.add_argument("features", help="a features file written by skmv featurize")
+    p.add_argument(
+        "features",
+        help="a features file written by skmv featurize, of music videos",
+    )
     p.add_argument("-o", "--output", required=True, help="the model file (.skops)")
     p.add_argument(
         "--labels",
@@ -1025,7 +1122,9 @@ def _build_parser():
         "of the other",
         description="Featurize the segments of QUERY_FILE and, for each, list "
         "the k database segments whose other modality is nearest, as "
-        "'path  start-end s  distance'.",
+        "'path  start-end s  distance'. The database may hold the retrieved "
+        "modality alone (a music library for --query video, silent footage "
+        "for --query audio); its rows without it are left out.",
         epilog=_EPILOG,
         formatter_class=formatter,
     )
@@ -1039,7 +1138,8 @@ def _build_parser():
         "--database",
         required=True,
         metavar="NPZ",
-        help="features file of the segments to search",
+        help="features file of the segments to search; only its rows with the "
+        "retrieved modality are searched",
     )
     p.add_argument(
         "-k",
@@ -1084,7 +1184,8 @@ def _build_parser():
         description="Featurize media files and print, for each clip, the label "
         "the model's classifier gives it and that label's probability, as "
         "'clip  label  probability'. Clips need at least "
-        f"{N_SEGMENTS} segments.",
+        f"{N_SEGMENTS} segments, and both video and audio (songs and silent "
+        "footage are skipped).",
         epilog=_EPILOG,
         formatter_class=formatter,
     )

@@ -228,6 +228,7 @@ def test_demo_is_forwarded(monkeypatch):
 def test_featurize_skips_bad_files_and_writes_the_rest(corpus, features):
     path, code, out, err = features
     assert code == 3
+    assert f"wrote {path}: 72 segments of 6 clip(s): 6 with video and audio; " in out
     # Both bad files are named with their reasons: one fails the probe, the
     # other (it probes fine) the decoding.
     assert f"{corpus.bad}: not a media file" in err
@@ -403,7 +404,7 @@ def test_fit_fine_tunes_the_shared_model_for_retrieval(
     assert load_model(path)["shared"].fine_tune is None
 
 
-def _parse_retrieval(out, query=None):
+def _parse_retrieval(out, query=None, direction="audio -> video"):
     """[(query start, [(path, start, end, distance), ...]), ...]"""
     blocks = []
     for line in out.splitlines():
@@ -418,7 +419,7 @@ def _parse_retrieval(out, query=None):
                 )
             )
         else:
-            assert line.endswith("  (audio -> video)"), line
+            assert line.endswith(f"  ({direction})"), line
             assert query is None or line.startswith(f"{query}  "), line
             start = float(line.rsplit("  ", 2)[1].split("-")[0])
             blocks.append((start, []))
@@ -473,6 +474,238 @@ def test_retrieve_with_a_song_alone(corpus, features, model, tmp_path):
         "retrieve", model, song, "--database", features[0], "--query", "video"
     )
     assert_one_error_line(code, err, song, "no video stream")
+
+
+# ----------------------------------------------------------------------------
+# Songs and silent footage: one modality
+# ----------------------------------------------------------------------------
+
+
+def video_only(source, path):
+    """A copy of ``source``'s video stream alone (the same frames)."""
+    with av.open(source) as src, av.open(str(path), "w") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            dst.mux(packet)
+    return str(path)
+
+
+def audio_only(source, path):
+    """``source``'s audio alone, as a song file (mono, 8 kHz)."""
+    import soundfile
+
+    soundfile.write(str(path), skmv.io.read_audio(source, sr=8000), 8000)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def mixed(corpus):
+    """A folder of one short music video, two songs and silent footage,
+    featurized: ``(features path, exit code, stdout, stderr, files)``."""
+    from skmv.datasets import moving_bars, tone, write_media
+
+    folder = corpus.root / "mixed"
+    folder.mkdir()
+    bars = moving_bars(48, size=(64, 48))
+    files = {
+        "footage": write_media(folder / "footage.mp4", video=bars, fps=12),
+        "mv": write_media(
+            folder / "mv.mp4",
+            video=bars,
+            fps=12,
+            audio=tone(440.0, 4.0, sr=8000),
+            sr=8000,
+        ),
+        "song1": write_media(
+            folder / "song1.mp3", audio=tone(330.0, 4.0, sr=8000), sr=8000
+        ),
+        "song2": write_media(
+            folder / "song2.ogg", audio=tone(550.0, 4.0, sr=8000), sr=8000
+        ),
+    }
+    path = corpus.root / "mixed.npz"
+    code, out, err = run("featurize", folder, "-o", path, "--seconds", SECONDS, "-q")
+    return path, code, out, err, files
+
+
+def test_featurize_mixes_music_videos_songs_and_footage(mixed):
+    path, code, out, err, files = mixed
+    assert code == 0, err
+    assert out.strip() == (
+        f"wrote {path}: 8 segments of 4 clip(s): 1 with video and audio, "
+        "2 audio only, 1 video only; 3044 video + 816 audio features"
+    )
+    with np.load(path, allow_pickle=False) as npz:
+        data = {key: npz[key] for key in npz.files}
+    order = ["footage", "mv", "song1", "song2"]  # sorted file names
+    assert list(data["clips"]) == [files[name] for name in order for _ in range(2)]
+    assert list(data["modalities"]) == (
+        ["video"] * 2 + ["video,audio"] * 2 + ["audio"] * 4
+    )
+    X, n_video = data["X"], int(data["n_video"])
+    video, audio = X[:, :n_video], X[:, n_video:]
+    has_video = np.array([True] * 4 + [False] * 4)
+    has_audio = np.array([False] * 2 + [True] * 6)
+    assert np.isnan(video[~has_video]).all() and np.isfinite(video[has_video]).all()
+    assert np.isnan(audio[~has_audio]).all() and np.isfinite(audio[has_audio]).all()
+    assert data["skipped"].shape == (0, 2)
+    # An older file, without the modalities, reads the same.
+    del data["modalities"]
+    old = path.parent / "mixed_old.npz"
+    with open(old, "wb") as f:
+        np.savez(f, **data)
+    assert list(cli._load_features(str(old)).modalities) == list(
+        cli._load_features(str(path)).modalities
+    )
+    # Modalities that are not one per row, or not modalities: damage.
+    for bad in (np.array(["audio"] * 3), np.array(["sound"] * 8)):
+        damaged = _rewrite_features(path, path.parent / "bad.npz", modalities=bad)
+        code, _, err = run("fit", damaged, "-o", path.parent / "m.skops")
+        assert_one_error_line(code, err, str(damaged), "damaged features file")
+
+
+def test_fit_refuses_rows_without_both_modalities(mixed, tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_shared_rbm", lambda *a: pytest.fail("it trained"))
+    output = tmp_path / "m.skops"
+    code, _, err = run("fit", mixed[0], "-o", output, *FIT_OPTIONS)
+    assert_one_error_line(
+        code, err, str(mixed[0]), "training needs pairs of video and audio",
+        "6 of 8 rows lack one", "4 have no video (audio only)",
+        "2 have no audio (video only)", mixed[4]["footage"],
+    )  # fmt: skip
+    assert not output.exists()
+
+
+@pytest.fixture(scope="module")
+def library(corpus):
+    """The music of the first three clips alone, as a library of songs."""
+    folder = corpus.root / "library"
+    folder.mkdir()
+    songs = [
+        audio_only(clip, folder / f"song{i}.wav")
+        for i, clip in enumerate(corpus.paths[:3])
+    ]
+    path = corpus.root / "library.npz"
+    code, out, err = run("featurize", folder, "-o", path, "--seconds", SECONDS, "-q")
+    assert code == 0, err
+    assert "36 segments of 3 clip(s): 3 audio only;" in out
+    return path, songs
+
+
+@pytest.fixture(scope="module")
+def footage(corpus):
+    """The pictures of the first three clips alone, as silent footage."""
+    folder = corpus.root / "footage"
+    folder.mkdir()
+    clips = [
+        video_only(clip, folder / f"footage{i}.mp4")
+        for i, clip in enumerate(corpus.paths[:3])
+    ]
+    path = corpus.root / "footage.npz"
+    code, out, err = run("featurize", folder, "-o", path, "--seconds", SECONDS, "-q")
+    assert code == 0, err
+    assert "36 segments of 3 clip(s): 3 video only;" in out
+    return path, clips
+
+
+def _own_hits(blocks, own):
+    """Query segments whose own segment (of the file ``own``) is listed."""
+    return sum(
+        any(p == own and s == start for p, s, _, _ in matches)
+        for start, matches in blocks
+    )
+
+
+def test_retrieve_music_for_footage_from_a_library_of_songs(
+    corpus, library, footage, model
+):
+    """A video query (silent footage) against songs alone: the songs are
+    ranked, and a clip's own music is found."""
+    database, songs = library
+    query = footage[1][0]
+    code, out, err = run(
+        "retrieve", model, query, "--database", database, "--query", "video",
+        "-k", 3, "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    blocks = _parse_retrieval(out, query=query, direction="video -> audio")
+    assert [start for start, _ in blocks] == [2.0 * i for i in range(N_SEGMENTS)]
+    assert {p for _, matches in blocks for p, *_ in matches} <= set(songs)
+    assert all(len(matches) == 3 for _, matches in blocks)
+    # Random ranking puts the own segment in the top 3 of 36 for 1 of 12.
+    assert _own_hits(blocks, songs[0]) >= N_SEGMENTS // 2, out
+    # One segment of the footage: the same answer as in the full listing.
+    code, one, err = run(
+        "retrieve", model, query, "--database", database, "--query", "video",
+        "-k", 3, "-q", "--start", 4,
+    )  # fmt: skip
+    assert code == 0, err
+    assert _parse_retrieval(one, direction="video -> audio") == [blocks[2]]
+
+
+def test_retrieve_footage_for_a_song(corpus, library, footage, model):
+    """A song (the default audio query) against silent footage alone."""
+    database, clips = footage
+    song = library[1][0]
+    code, out, err = run("retrieve", model, song, "--database", database, "-k", 3, "-q")
+    assert code == 0, err
+    blocks = _parse_retrieval(out, query=song)
+    assert len(blocks) == N_SEGMENTS
+    assert {p for _, matches in blocks for p, *_ in matches} <= set(clips)
+    assert _own_hits(blocks, clips[0]) >= N_SEGMENTS // 2, out
+
+
+def test_retrieve_leaves_out_database_rows_without_the_target(
+    corpus, features, model, tmp_path
+):
+    """A database whose first two clips lost their video: they are not
+    ranked, and the others' rows are listed under their own names."""
+    with np.load(features[0], allow_pickle=False) as npz:
+        X, clips = npz["X"].copy(), npz["clips"]
+        modalities = npz["modalities"].copy()
+    songs = np.isin(clips, corpus.paths[:2])
+    X[songs, :3044] = np.nan
+    modalities[songs] = "audio"
+    mixed = _rewrite_features(
+        features[0], tmp_path / "mixed.npz", X=X, modalities=modalities
+    )
+    query = corpus.paths[2]  # rows 24-35 of the file, 0-11 of its video rows
+    code, out, err = run("retrieve", model, query, "--database", mixed, "-k", 3, "-q")
+    assert code == 0, err
+    blocks = _parse_retrieval(out, query=query)
+    listed = {p for _, matches in blocks for p, *_ in matches}
+    assert listed and not listed & set(corpus.paths[:2])
+    assert _own_hits(blocks, query) >= N_SEGMENTS // 2, out
+    # The same from a file written before features files said which rows
+    # have which modality: read from the NaN blocks.
+    with np.load(mixed, allow_pickle=False) as npz:
+        data = {key: npz[key] for key in npz.files if key != "modalities"}
+    with open(tmp_path / "old.npz", "wb") as f:
+        np.savez(f, **data)
+    code, again, err = run(
+        "retrieve", model, query, "--database", tmp_path / "old.npz", "-k", 3, "-q"
+    )
+    assert code == 0, err
+    assert again == out
+
+
+def test_retrieve_from_a_database_without_the_target(library, footage, model):
+    database, songs = library
+    code, out, err = run("retrieve", model, songs[0], "--database", database)
+    assert_one_error_line(
+        code, err, str(database), "no segment with video to retrieve",
+        "36 segment(s), 36 audio only",
+    )  # fmt: skip
+    assert out == ""
+    code, _, err = run(
+        "retrieve", model, footage[1][0], "--database", footage[0], "--query", "video"
+    )
+    assert_one_error_line(
+        code, err, str(footage[0]), "no segment with audio", "36 video only"
+    )
 
 
 def test_published_files_follow_the_umask_of_the_moment(tmp_path):
@@ -681,7 +914,7 @@ def test_short_and_unlabelled_clips_are_left_out_of_the_classifier(
         data = {key: npz[key] for key in npz.files}
     # The last clip keeps 4 of its 12 segments: too short for a window.
     keep = (data["clips"] != corpus.paths[5]) | (data["start"] < 8)
-    for key in ("X", "clips", "paths", "start", "duration"):
+    for key in ("X", "clips", "paths", "start", "duration", "modalities"):
         data[key] = data[key][keep]
     short = tmp_path / "short.npz"
     with open(short, "wb") as f:
