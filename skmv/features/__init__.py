@@ -3,9 +3,11 @@ featurizer estimators that wrap them (one row per segment).
 
 ``VideoFeaturizer`` and ``AudioFeaturizer`` take a list of
 :class:`~skmv.io.Segment` (``input="segments"``, decoding each file once) or
-decoded arrays (``input="content"``). The per-segment computations are pure
-functions in :mod:`skmv.features.video` and :mod:`skmv.features.audio`
-(``segment_features`` and ``feature_names`` in each).
+decoded arrays (``input="content"``); with ``missing="nan"`` a segment
+without their modality (a song for the video side) is a row of NaN. The
+per-segment computations are pure functions in :mod:`skmv.features.video` and
+:mod:`skmv.features.audio` (``segment_features`` and ``feature_names`` in
+each).
 """
 
 from ._batch import SkippedFile

@@ -141,7 +141,7 @@ def featurize_segments(featurizer, segments, *, kind):
     ----------
     featurizer : VideoFeaturizer or AudioFeaturizer
         Supplies ``_featurize``, the decoding parameters, ``n_jobs``,
-        ``memory``, ``on_error`` and ``verbose``.
+        ``memory``, ``on_error``, ``missing`` and ``verbose``.
     segments : list of Segment
     kind : {"video", "audio"}
 

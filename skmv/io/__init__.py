@@ -1,9 +1,10 @@
 """Media input: segments of music videos, decoded as frames and samples.
 
 :func:`segment_media` cuts files into back-to-back :class:`Segment` s (the
-samples of skmv); :func:`iter_video` and :func:`iter_audio` decode the
-segments of one file in one pass, holding about one segment in memory;
-:func:`read_video` and :func:`read_audio` decode one span. Everything that
+samples of skmv), music videos, songs and silent footage alike, each segment
+saying which modalities it has; :func:`iter_video` and :func:`iter_audio`
+decode the segments of one file in one pass, holding about one segment in
+memory; :func:`read_video` and :func:`read_audio` decode one span. Everything that
 can go wrong with a file raises a :class:`~skmv.exceptions.MediaError` that
 names it, and :func:`call_isolated` turns a decoder that crashes or hangs
 into one as well.
