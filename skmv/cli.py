@@ -18,7 +18,10 @@ Subcommands:
     Query with the music (or the video) of a file's segments and list the
     nearest segments of the other modality in a database: music for a
     video from a music library featurized alone, or footage for a song.
-    Database rows without the retrieved modality are left out.
+    Database rows without the retrieved modality are left out. ``--by clip``
+    answers "which of my tracks fits this video?": the query's segments (or
+    an ``--excerpt``) slide over every database clip, and the best clips are
+    listed with the time range they match.
 ``skmv classify model.skops FILES...``
     Label whole clips with the fitted classifier.
 ``skmv demo``
@@ -819,29 +822,43 @@ def _featurize_files(paths, seconds, n_jobs, progress):
     return X, kept, list(segments.skipped) + bad, n_files
 
 
-def _query_segments(path, seconds, start, query, keep_last=False):
-    """The segments of the query file: all of them, or the one at ``start``;
-    the file needs only the ``query`` modality (a song for a video, say)."""
+def _query_segments(path, seconds, start, query, keep_last=False, excerpt=None):
+    """The segments of the query file: all of them, or those of the excerpt
+    of ``excerpt`` seconds (one segment by default) from ``start`` (0 by
+    default); the file needs only the ``query`` modality (a song for a
+    video, say)."""
     from .exceptions import MediaError
     from .io import Segment, call_isolated, probe
 
     _require_file(path, "query file")
-    if start is None:
+    if start is None and excerpt is None:
         segments = _segment([path], seconds, streams=(query,), keep_last=keep_last)
         if segments.skipped:
             _fail(f"{path}: {_with_hint(segments.skipped[0][1])}")
         return segments
+    if excerpt is not None and not excerpt > 0:
+        _fail(f"--excerpt must be positive seconds, got {excerpt:g}")
+    start = 0.0 if start is None else start
+    # Whole segments: the excerpt's length rounded to the segments the
+    # model compares (at least one).
+    n = 1 if excerpt is None else max(1, round(excerpt / seconds))
     try:
         span = call_isolated(probe, path, path=path, timeout=60.0).span((query,))
     except MediaError as exc:
         raise UsageError(f"{path}: {exc.reason}") from exc
-    if start < 0 or start + seconds > span + 1e-6:
+    length = n * seconds
+    if start < 0 or start + length > span + 1e-6:
+        what = (
+            f"{length:g} s excerpt" if excerpt is not None else f"{seconds:g} s segment"
+        )
         _fail(
             f"--start {start:g}: the {query} of {path} lasts {span:.2f} s, so a "
-            f"{seconds:g} s segment starts between 0 and "
-            f"{max(span - seconds, 0):.2f}"
+            f"{what} starts between 0 and {max(span - length, 0):.2f}"
         )
-    return [Segment(path, float(start), float(seconds), modalities=(query,))]
+    return [
+        Segment(path, float(start + i * seconds), float(seconds), modalities=(query,))
+        for i in range(n)
+    ]
 
 
 def _cmd_retrieve(args):
@@ -858,7 +875,12 @@ def _cmd_retrieve(args):
     _check_model_fits_here(bundle, args.model)
     seconds = bundle["fingerprint"]["seconds"]
     segments = _query_segments(
-        args.query_file, seconds, args.start, args.query, args.keep_last
+        args.query_file,
+        seconds,
+        args.start,
+        args.query,
+        args.keep_last,
+        args.excerpt,
     )
     target = "video" if args.query == "audio" else "audio"
     # Rows without the retrieved modality (songs in a database searched for
@@ -873,6 +895,8 @@ def _cmd_retrieve(args):
     X, kept, skipped = _featurize_segments(segments, progress=not args.quiet)
     if skipped:
         _fail(f"{skipped[0][0]}: {skipped[0][1]}")
+    if args.by == "clip":
+        return _retrieve_clips(args, bundle, database, rows, X, kept, target)
     retriever = CrossModalRetriever(
         bundle["shared"], args.query, target, space=args.space, prefit=True
     ).index(database.X[rows])
@@ -891,6 +915,47 @@ def _cmd_retrieve(args):
                 f"  {database.paths[i]}  {_format_time(start)}-{_format_time(end)} s"
                 f"  {float(distance):.6f}"
             )
+    return EXIT_OK
+
+
+def _retrieve_clips(args, bundle, database, rows, X, kept, target):
+    """``retrieve --by clip``: the query's segments as one clip, slid over
+    every database clip; one line per database clip, best first."""
+    from .retrieval import ClipRetriever, CrossModalRetriever
+
+    # Each database clip's rows in time order.
+    clips = database.clips[rows]
+    codes = np.unique(clips, return_inverse=True)[1]
+    rows = rows[np.lexsort((database.start[rows], codes))]
+    segment = CrossModalRetriever(
+        bundle["shared"], args.query, target, space=args.space, prefit=True
+    )
+    retriever = ClipRetriever(segment).fit(
+        database.X[rows], groups=database.clips[rows]
+    )
+    k = min(args.k, retriever.n_database_)
+    scores, indices, offsets = retriever.kneighbors(
+        X, np.zeros(len(kept), dtype=np.intp), n_neighbors=k
+    )
+    first, last = kept[0], kept[-1]
+    print(
+        f"{first.path}  {_format_time(first.start)}-{_format_time(last.end)} s  "
+        f"({args.query} -> {target}, whole clips)"
+    )
+    by_clip = {}
+    for row in rows:
+        by_clip.setdefault(database.clips[row], []).append(row)
+    for score, i, offset in zip(scores[0], indices[0], offsets[0]):
+        clip_rows = by_clip[retriever.database_clips_[i]]
+        # The database segments the query faces at its best offset.
+        a = max(int(offset), 0)
+        b = min(int(offset) + len(kept), len(clip_rows)) - 1
+        start = float(database.start[clip_rows[a]])
+        end = float(database.start[clip_rows[b]] + database.duration[clip_rows[b]])
+        print(
+            f"  {database.paths[clip_rows[0]]}  {_format_time(start)}-"
+            f"{_format_time(end)} s  {float(score):.6f}"
+        )
     return EXIT_OK
 
 
@@ -1122,9 +1187,12 @@ def _build_parser():
         "of the other",
         description="Featurize the segments of QUERY_FILE and, for each, list "
         "the k database segments whose other modality is nearest, as "
-        "'path  start-end s  distance'. The database may hold the retrieved "
-        "modality alone (a music library for --query video, silent footage "
-        "for --query audio); its rows without it are left out.",
+        "'path  start-end s  distance'; with --by clip, list the k database "
+        "clips that fit the query best as a whole, as 'path  start-end s  "
+        "score' (the time range the query faces at its best offset). The "
+        "database may hold the retrieved modality alone (a music library for "
+        "--query video, silent footage for --query audio); its rows without "
+        "it are left out.",
         epilog=_EPILOG,
         formatter_class=formatter,
     )
@@ -1155,11 +1223,28 @@ def _build_parser():
         help="the modality of the query; the other is retrieved (default: audio)",
     )
     p.add_argument(
+        "--by",
+        choices=("segment", "clip"),
+        default="segment",
+        help="'segment': for each query segment, the k nearest database "
+        "segments; 'clip': the query's segments as one clip, slid over each "
+        "database clip, and the k best clips, each with the time range of its "
+        "best-aligned excerpt and the mean distance of the aligned segments "
+        "(default: segment)",
+    )
+    p.add_argument(
         "--start",
         type=float,
         metavar="S",
-        help="query with the one segment starting at S seconds "
-        "(default: every segment of the file)",
+        help="query with the one segment starting at S seconds, or with the "
+        "--excerpt starting there (default: every segment of the file)",
+    )
+    p.add_argument(
+        "--excerpt",
+        type=float,
+        metavar="SECONDS",
+        help="query with a piece of the file this long (rounded to whole "
+        "segments), from --start or from the beginning",
     )
     p.add_argument(
         "--keep-last",

@@ -708,6 +708,82 @@ def test_retrieve_from_a_database_without_the_target(library, footage, model):
     )
 
 
+def _parse_clips(out, query, header):
+    """(query range, [(path, start, end, score), ...]) of ``--by clip``."""
+    first, *rest = out.splitlines()
+    assert first.startswith(f"{query}  ") and first.endswith(f"  ({header})"), first
+    matches = []
+    for line in rest:
+        match = MATCH.match(line)
+        assert match, line
+        matches.append(
+            (
+                match["path"],
+                float(match["start"]),
+                float(match["end"]),
+                float(match["d"]),
+            )
+        )
+    return first.split("  ")[1], matches
+
+
+def test_retrieve_by_clip_music_for_footage(library, footage, model):
+    """Which of my songs fits this footage? Each song once, best first."""
+    database, songs = library
+    for i, query in enumerate(footage[1]):
+        code, out, err = run(
+            "retrieve", model, query, "--database", database, "--query", "video",
+            "--by", "clip", "-k", 10, "-q",
+        )  # fmt: skip
+        assert code == 0, err
+        whole, matches = _parse_clips(out, query, "video -> audio, whole clips")
+        assert whole == f"0-{2 * N_SEGMENTS} s"
+        assert sorted(p for p, *_ in matches) == sorted(songs)  # -k 10: all 3
+        scores = [d for *_, d in matches]
+        assert scores == sorted(scores)
+        assert matches[0][0] == songs[i], out  # its own music first
+        assert matches[0][1:3] == (0.0, 2.0 * N_SEGMENTS)  # aligned at 0
+    # An excerpt: 6 s from 8 s of the first clip's footage; the own song is
+    # found at the same place.
+    code, out, err = run(
+        "retrieve", model, footage[1][0], "--database", database, "--query",
+        "video", "--by", "clip", "--excerpt", 6, "--start", 8, "-k", 1, "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    whole, matches = _parse_clips(out, footage[1][0], "video -> audio, whole clips")
+    assert whole == "8-14 s"
+    assert [(p, s, e) for p, s, e, _ in matches] == [(songs[0], 8.0, 14.0)]
+
+
+def test_retrieve_by_clip_footage_for_a_song(library, footage, model):
+    database, clips = footage
+    song = library[1][2]
+    code, out, err = run(
+        "retrieve", model, song, "--database", database, "--by", "clip", "-k", 2,
+        "--excerpt", 10, "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    whole, matches = _parse_clips(out, song, "audio -> video, whole clips")
+    assert whole == "0-10 s"
+    assert len(matches) == 2 and matches[0][0] == clips[2], out
+    assert matches[0][1:3] == (0.0, 10.0)
+
+
+def test_retrieve_excerpt_outside_the_query_file(library, footage, model):
+    code, out, err = run(
+        "retrieve", model, library[1][0], "--database", footage[0], "--by",
+        "clip", "--excerpt", 10, "--start", 20,
+    )  # fmt: skip
+    assert_one_error_line(
+        code, err, "--start 20", f"lasts {2.0 * N_SEGMENTS:.2f} s", "10 s excerpt"
+    )
+    assert out == ""
+    code, _, err = run(
+        "retrieve", model, library[1][0], "--database", footage[0], "--excerpt", 0
+    )
+    assert_one_error_line(code, err, "--excerpt must be positive")
+
+
 def test_published_files_follow_the_umask_of_the_moment(tmp_path):
     """Files written through a private temporary file end with the mode that
     ``open`` would give them now: a umask tightened mid-run is obeyed."""
