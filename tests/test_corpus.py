@@ -2,6 +2,8 @@
 generative story (the beat, causes shared by music and picture, the motif
 period of each class)."""
 
+import hashlib
+import json
 import os
 
 import numpy as np
@@ -141,6 +143,14 @@ def test_same_seed_same_files_whatever_n_jobs(tmp_path):
     ):
         assert_array_equal(frames_a, frames_b)
         assert_array_equal(y_a, y_b)
+    # So with another style strength, whose clips of the style draw more.
+    style = {"positive_fraction": 1.0, "style_strength": (0.5, 0.5), **kwargs}
+    d = make_music_videos(2, directory=tmp_path / "d", n_jobs=1, **style)
+    e = make_music_videos(2, directory=tmp_path / "e", n_jobs=2, **style)
+    assert d.params == e.params and "own_motif" in d.params[0]
+    for path_d, path_e in zip(d.paths, e.paths):
+        with open(path_d, "rb") as f_d, open(path_e, "rb") as f_e:
+            assert f_d.read() == f_e.read()
 
     kwargs["random_state"] = RND_SEED + 1
     c = make_music_videos(3, directory=tmp_path / "c", **kwargs)
@@ -202,6 +212,40 @@ def test_existing_files_are_reused_only_for_the_same_parameters(tmp_path):
         "clip_0001.json",
         "clip_0001.mp4",
     ]
+
+
+def test_files_of_another_style_strength_are_not_reused(tmp_path):
+    kwargs = {"clip_seconds": 6, "directory": tmp_path, "random_state": RND_SEED}
+    kwargs.update(TINY)
+    first = make_music_videos(1, **kwargs)
+    assert first.style_strength == (1.0, 1.0)
+    sidecar = first.paths[0][:-4] + ".json"
+    with open(sidecar) as f:
+        record = json.load(f)
+    assert record["settings"]["style_strength"] == [1.0, 1.0]
+
+    # A negative clip's drawing does not depend on the strength, but its
+    # file is not vouched for by a sidecar of another strength.
+    aged = _age(first.paths)
+    other = make_music_videos(1, style_strength=2.0, **kwargs)
+    assert other.params == first.params and other.style_strength == (2.0, 1.0)
+    assert _mtimes(first.paths) != aged, "another strength encodes"
+    with open(sidecar) as f:
+        assert json.load(f)["settings"]["style_strength"] == [2.0, 1.0]
+
+    # A sidecar written before style_strength existed has no such setting;
+    # it describes the default, whose files are the same bytes.
+    make_music_videos(1, **kwargs)
+    with open(sidecar) as f:
+        record = json.load(f)
+    del record["settings"]["style_strength"]
+    with open(sidecar, "w") as f:
+        json.dump(record, f)
+    aged = _age(first.paths)
+    make_music_videos(1, style_strength=(1, 1), **kwargs)
+    assert _mtimes(first.paths) == aged, "an older sidecar of the default: reused"
+    make_music_videos(1, style_strength=0.0, **kwargs)
+    assert _mtimes(first.paths) != aged, "but not for another strength"
 
 
 def test_an_interrupted_encoding_leaves_no_file_under_the_final_name(
@@ -359,6 +403,70 @@ def test_the_label_shifts_brilliance_only():
     assert np.all(np.abs(shift[1:]) < 0.35)
 
 
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, 10)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("style", [None, (1.0, 1.0)])
+def test_default_style_draws_what_it_drew_before(style):
+    # The corpora and results made before style_strength existed stay
+    # reproducible: the default draws the same clips. The checksum is that
+    # of skmv before the change (floats rounded to 10 decimals, so that the
+    # last bit of a platform's erf cannot change it).
+    digest = hashlib.sha256()
+    for seed in range(3):
+        for label in (0, 1):
+            args = (seed, label, 30, 6) + (() if style is None else (style,))
+            params = _rounded(_corpus._clip_params(*args))
+            digest.update(json.dumps(params, sort_keys=True).encode())
+    assert digest.hexdigest() == (
+        "4e8f9726a0a254d5c1544a18e7bb90e4a822b8e906b761f8a125817bbb9c7c07"
+    )
+
+
+def _style_summary(style, n_clips=300):
+    """Over many clips' parameters (no media): the mean latent of positive
+    minus negative segments, and per class the share of segment pairs 5
+    apart that play the same motif element."""
+    latent, same = {0: [], 1: []}, {0: [], 1: []}
+    for seed in range(n_clips):
+        for label in (0, 1):
+            segments = _corpus._clip_params(seed, label, 60, 6, style)["segments"]
+            latent[label] += [seg["latent"] for seg in segments]
+            played = [
+                (seg.get("on_motif", True), seg["motif_index"]) for seg in segments
+            ]
+            same[label] += [
+                played[t][0] and played[t] == played[t + 5] for t in range(5)
+            ]
+    shift = np.mean(latent[1], axis=0) - np.mean(latent[0], axis=0)
+    return shift, np.mean(same[0]), np.mean(same[1])
+
+
+@pytest.mark.parametrize(
+    "style, shift, repeats",
+    [((0.0, 0.0), 0.0, 0.0), ((0.5, 0.5), 0.5, 0.25), ((2.0, 1.0), 2.0, 1.0)],
+)
+def test_style_strength_sets_the_shift_and_the_repetition(style, shift, repeats):
+    # 300 clips per class: the mean latents have a standard error under 0.1,
+    # the share of 1,500 pairs one of 0.013 or less.
+    found, negative, positive = _style_summary(style)
+    assert abs(found[0] - shift) < 0.35
+    assert np.all(np.abs(found[1:]) < 0.35), "the label shifts brilliance only"
+    assert negative == 0.0, "no negative clip repeats at lag 5"
+    assert abs(positive - repeats) < 0.05
+    if style == (0.0, 0.0):  # the label leaves no trace
+        clip = _corpus._clip_params(RND_SEED, 1, 60, 6, style)
+        assert not any(seg["on_motif"] for seg in clip["segments"])
+        assert clip["own_period"] in (3, 4, 6, 7, 8)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -370,12 +478,28 @@ def test_the_label_shifts_brilliance_only():
         {"segment_seconds": 2.5},
         {"n_jobs": "two"},
         {"size": "160x120"},
+        {"style_strength": -1.0},
+        {"style_strength": "strong"},
     ],
 )
 def test_bad_parameters_are_named(tmp_path, kwargs):
     (name,) = kwargs
     with pytest.raises(InvalidParameterError, match=name):
         make_music_videos(directory=tmp_path, **kwargs)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "style_strength, match",
+    [
+        ((1.0, 0.5, 0.5), "style_strength must be a float >= 0 or a pair"),
+        ((-1.0, 0.5), "style_strength's local part must be a float >= 0"),
+        ((1.0, 2.0), r"style_strength's repetition part must be a float in \[0, 1\]"),
+    ],
+)
+def test_bad_style_strength_is_named(tmp_path, style_strength, match):
+    with pytest.raises(ValueError, match=match):
+        make_music_videos(directory=tmp_path, style_strength=style_strength)
     assert os.listdir(tmp_path) == []
 
 

@@ -1,5 +1,7 @@
 """Tests of skmv.datasets: shapes, seeds, and information the modalities share."""
 
+import hashlib
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
@@ -243,6 +245,111 @@ def test_music_video_label_is_learnable_but_not_from_one_segment():
     assert roc_auc_score(data.clip_labels[gw], r3) < 0.6
 
 
+def _legacy_latent(n_clips, n_segments, n_latent, positive_fraction, seed):
+    """The latent of make_music_video_features as written before
+    style_strength existed (a positive clip: motif of period 5 and a shift
+    of 1.0 in two dimensions)."""
+    rng = np.random.RandomState(seed)
+    clip_state = rng.normal(size=(n_clips, n_latent))
+    labels = np.zeros(n_clips, dtype=np.int64)
+    labels[rng.permutation(n_clips)[: int(round(n_clips * positive_fraction))]] = 1
+    periods = np.where(labels == 1, 5, rng.choice((3, 4, 6, 7, 8), size=n_clips))
+    shift = np.zeros(n_latent)
+    shift[:2] = 1.0
+    t = np.arange(n_segments)
+    latent = np.empty((n_clips, n_segments, n_latent))
+    for i in range(n_clips):
+        motif = rng.normal(size=(periods[i], n_latent))
+        latent[i] = clip_state[i] + motif[t % periods[i]] + labels[i] * shift
+    latent += rng.normal(size=latent.shape)
+    return latent.reshape(n_clips * n_segments, n_latent)
+
+
+@pytest.mark.parametrize("style_strength", [None, 1.0, 1, (1.0, 1.0), [1, 1]])
+def test_music_video_default_style_is_the_process_of_before(style_strength):
+    # Results measured before style_strength existed stay reproducible: its
+    # default draws what the generator drew then, draw for draw.
+    kwargs = dict(n_segments=12, n_latent=4, positive_fraction=0.3)
+    if style_strength is not None:
+        kwargs["style_strength"] = style_strength
+    data = make_music_video_features(30, random_state=RND_SEED, **kwargs)
+    assert_array_equal(data.latent, _legacy_latent(30, 12, 4, 0.3, RND_SEED))
+    # The same latent as a checksum, taken from skmv before the change.
+    digest = hashlib.sha256(np.round(data.latent, 10).tobytes()).hexdigest()
+    assert digest == (
+        "e7f769a40f57d35e51d742107a3cc208b5ada7454d198d6d3294641f1969da55"
+    )
+    assert data.style_strength == (1.0, 1.0)
+    assert_array_equal(data.style_segments, data.y == 1)
+
+
+def _style_aucs(style_strength, n_clips=600):
+    """How well two simple statistics of X separate the classes: a held-out
+    logistic regression on each clip's mean row (the local cue), and the
+    correlation of segments 5 apart (the repetition cue; no training)."""
+    data = make_music_video_features(
+        n_clips,
+        n_segments=10,
+        positive_fraction=0.5,
+        style_strength=style_strength,
+        random_state=RND_SEED,
+    )
+    means = data.X.reshape(n_clips, 10, -1).mean(axis=1)
+    y, half = data.clip_labels, n_clips // 2
+    probe = LogisticRegression(C=0.01, max_iter=1000).fit(means[:half], y[:half])
+    local = roc_auc_score(y[half:], probe.decision_function(means[half:]))
+    r5, gw = _lag_correlation(data.X, data.groups, lag=5)
+    return local, roc_auc_score(y[gw], r5)
+
+
+def test_music_video_style_strength_sets_how_visible_the_label_is():
+    strengths = (0, 0.5, 1, 2)
+    local, repetition = zip(*(_style_aucs(s) for s in strengths))
+    # Measured (seed 0): local 0.51, 0.66, 0.84, 0.97; repetition 0.48,
+    # 0.74, 0.99, 0.98. 300 held-out clips of each class: an AUC's standard
+    # error under no difference is 0.02 or so.
+    # Strength 0: the label leaves no trace; both statistics are at chance.
+    assert abs(local[0] - 0.5) < 0.1 and abs(repetition[0] - 0.5) < 0.1
+    # Both cues grow with the strength; the local one keeps growing past 1,
+    # where every segment of the style is on its motif already.
+    assert all(a + 0.05 < b for a, b in zip(local, local[1:])), local
+    assert repetition[0] + 0.1 < repetition[1] < repetition[2] - 0.1, repetition
+    assert abs(repetition[3] - repetition[2]) < 0.03, repetition
+
+
+def test_music_video_style_cues_are_set_separately():
+    local, repetition = _style_aucs((0, 1))
+    assert abs(local - 0.5) < 0.1 and repetition > 0.95, (local, repetition)
+    local, repetition = _style_aucs((2, 0))
+    assert local > 0.9 and abs(repetition - 0.5) < 0.1, (local, repetition)
+
+
+@pytest.mark.parametrize("repetition", [0.0, 0.3, 1.0])
+def test_music_video_style_segments_follow_the_motif(repetition):
+    data = make_music_video_features(
+        200,
+        n_segments=10,
+        n_latent=3,
+        positive_fraction=0.5,
+        style_strength=(0.0, repetition),
+        random_state=RND_SEED,
+    )
+    follows = data.style_segments.reshape(200, 10)
+    positive = data.clip_labels == 1
+    assert not follows[~positive].any()
+    # 1,000 segments of the style: the share has a standard error <= 0.016.
+    assert abs(follows[positive].mean() - repetition) < 0.05
+    # Where a clip of the style follows its motif at t and t + 5, its motif
+    # part is the same: the latent minus the clip state differs by the
+    # jitter alone, of variance 2 per dimension (6 for unrelated segments).
+    Z = data.latent.reshape(200, 10, 3) - data.clip_state[:, None, :]
+    both = follows[:, :5] & follows[:, 5:]
+    if both.any():
+        d = (Z[:, :5] - Z[:, 5:])[both]
+        assert abs(np.mean(d**2) - 2.0) < 0.3
+    assert_array_equal(data.periods[positive], 5)
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
@@ -256,6 +363,27 @@ def test_music_video_label_is_learnable_but_not_from_one_segment():
         (dict(n_features=(3,)), "a pair"),
         (dict(n_features=(3, 4, 5)), "a pair"),
         (dict(n_features=(3, 0)), r"n_features\[1\] must be an int >= 1"),
+        (dict(style_strength=-0.5), "'style_strength'"),
+        (dict(style_strength=float("nan")), "'style_strength'"),
+        (dict(style_strength="strong"), "'style_strength'"),
+        (dict(style_strength=(1.0,)), "style_strength must be a float >= 0 or a pair"),
+        (
+            dict(style_strength=(1, 2, 3)),
+            "style_strength must be a float >= 0 or a pair",
+        ),
+        (
+            dict(style_strength=[[1, 1]]),
+            "style_strength must be a float >= 0 or a pair",
+        ),
+        (
+            dict(style_strength=(-1, 1)),
+            "style_strength's local part must be a float >= 0",
+        ),
+        (dict(style_strength=(1, 1.5)), r"repetition part must be a float in \[0, 1\]"),
+        (
+            dict(style_strength=(1, None)),
+            r"repetition part must be a float in \[0, 1\]",
+        ),
     ],
 )
 def test_music_video_bad_parameters_are_named(params, match):

@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, Options, validate_params
 from .._files import publish
 from ..io._units import time_to_frames, time_to_samples
 from ._media import write_media
+from ._synthetic import _LEGACY_STYLE, _check_style_strength
 
 __all__ = ["make_music_videos"]
 
@@ -27,7 +28,8 @@ _FORMAT = 1
 
 # The story of make_music_video_features, with the same round strengths:
 # clip state, motif and jitter each have unit variance per latent dimension;
-# the label shifts one latent dimension by one such standard deviation.
+# the label shifts one latent dimension by style_strength such standard
+# deviations.
 _POSITIVE_PERIOD = 5
 _NEGATIVE_PERIODS = (3, 4, 6, 7, 8)
 _LOCAL_SHIFT = 1.0
@@ -112,6 +114,7 @@ def _hue(pitch_class):
         "fps": [Interval(Integral, 1, None, closed="left")],
         "sr": [Options(Integral, _AAC_RATES)],
         "segment_seconds": [Interval(Integral, 1, None, closed="left")],
+        "style_strength": [Interval(Real, 0, None, closed="left"), "array-like"],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
         "overwrite": ["boolean"],
@@ -128,6 +131,7 @@ def make_music_videos(
     fps=12,
     sr=22050,
     segment_seconds=6,
+    style_strength=1.0,
     random_state=None,
     n_jobs=None,
     overwrite=False,
@@ -166,12 +170,16 @@ def make_music_videos(
     role (verse or chorus), a chord (a scale degree 0 .. 6, whose triad is
     built on the scale of the key and mode), a lead instrument (``"organ"``,
     ``"reed"``, ``"pluck"`` or ``"fm"``), and a latent part ``m ~ N(0,
-    I_3)``. The latent of segment ``t`` is, as in
-    :func:`make_music_video_features`::
+    I_3)``. With ``style_strength = (a, r)``, each segment of a positive
+    clip plays its motif with probability ``r`` (1 by default), and
+    otherwise the element ``t mod Q_i`` of a second motif, drawn as a
+    negative clip's (``Q_i`` uniform on ``{3, 4, 6, 7, 8}``). The latent of
+    segment ``t`` is, as in :func:`make_music_video_features`::
 
-        z_it = c_i + m_i[t mod P_i] + e_it + 1.0 * y_i * s,  e_it ~ N(0, I_3)
+        z_it = c_i + m_it + e_it + a * y_i * s,  e_it ~ N(0, I_3)
 
-    with ``s = (1, 0, 0)``: the label shifts brilliance only. Each modality
+    with ``m_it`` the latent part of the element it plays and ``s = (1, 0,
+    0)``: the label shifts brilliance only. Each modality
     reads it with its own noise, ``z_it + 0.5 * eps``, ``eps ~ N(0, I_3)``,
     and uses ``u = Phi(. / 1.8)`` (``Phi`` the standard normal distribution
     function; ``u`` is close to uniform on (0, 1) for negative clips).
@@ -218,18 +226,23 @@ def make_music_videos(
     0.3 * exp(-(seconds since the last beat) / 0.1)``; a new scene (colours,
     texture, band, phase) at every section boundary.
 
-    **What the label changes**, with fixed, round strengths (not tuned to
-    favour any method):
+    **What the label changes**, in round units (not tuned to favour any
+    method) that ``style_strength = (a, r)`` scales:
 
-    * locally, positive clips' brilliance is shifted by one standard
-      deviation of each latent part (1.0, against a per-dimension variance
-      of 3 within a class): their lead is a little brighter and their
-      colours a little more saturated in every segment, which one segment
-      shows only weakly;
+    * locally, positive clips' brilliance is shifted by ``a`` standard
+      deviations of each latent part (1.0 each, against a per-dimension
+      variance of 3 within a class): their lead is brighter and their
+      colours more saturated in every segment, which at ``a = 1`` one
+      segment shows only weakly;
     * across segments, positive clips repeat their motif every 5 segments
-      (30 s with 6 s segments); negative clips repeat too, with periods of
-      which neither 5 nor 10 is a multiple, so that repetition at lag 5, not
+      (30 s with 6 s segments) in the segments that play it, a fraction
+      ``r`` of them; negative clips repeat too, with periods of which
+      neither 5 nor 10 is a multiple, so that repetition at lag 5, not
       repetition, is the cue. Seeing it needs at least 6 segments.
+
+    With ``style_strength=0`` positive and negative clips are drawn alike:
+    the label leaves no trace, and every classifier is at chance (its
+    expected average precision is the share of positives).
 
     Parameters
     ----------
@@ -255,6 +268,16 @@ def make_music_videos(
         16000, 22050, 24000, 32000, 44100, 48000).
     segment_seconds : int, default=6
         Length of a section, the unit of the motif (the paper's segments).
+    style_strength : float >= 0 or (float, float), default=1.0
+        How visible the label is. A pair ``(a, r)`` sets the local cue, a
+        shift of ``a >= 0`` standard deviations of brilliance, and the
+        repetition cue, the probability ``r`` in [0, 1] that a segment of a
+        positive clip plays the motif of period 5. A float ``s`` means
+        ``(s, min(s, 1))``: 0 leaves no trace of the label, 1 (the default)
+        is a shift of one standard deviation and every section on the
+        motif, larger values shift further. The files for the default are
+        those this function wrote before the parameter existed, and their
+        sidecars from then are still current.
     random_state : int, RandomState instance or None, default=None
         Seeds everything. Pass an int for reproducible output.
     n_jobs : int or None, default=None
@@ -293,7 +316,13 @@ def make_music_videos(
             ``loudness_db``, ``register`` (MIDI), ``saturation``,
             ``brightness``, ``band_centre``, ``foreground_hue``,
             ``background_hue``, ``phase``, and ``notes`` (``[onset,
-            duration, MIDI]`` of each lead note).
+            duration, MIDI]`` of each lead note). A positive clip with
+            ``r < 1`` also has ``own_period`` and ``own_motif`` (the second
+            motif, ``Q_i`` elements), and each of its segments ``on_motif``
+            (False where it plays the second motif, whose element
+            ``motif_index`` then names).
+        style_strength : tuple of (float, float)
+            ``(a, r)``, the strengths of the local and the repetition cue.
         segment_seconds : int
             Length of a section, as given.
         sr : int
@@ -344,6 +373,7 @@ def make_music_videos(
             f"clip_seconds ({clip_seconds}) must be at least segment_seconds "
             f"({segment_seconds}): a clip holds at least one segment."
         )
+    style = _check_style_strength(style_strength)
     directory = os.path.abspath(os.fspath(directory))
     _check_directory(directory)
 
@@ -356,7 +386,7 @@ def make_music_videos(
     clip_labels[rng.permutation(n_clips)[:n_positive]] = 1
 
     params = [
-        _clip_params(int(seed), int(label), clip_seconds, segment_seconds)
+        _clip_params(int(seed), int(label), clip_seconds, segment_seconds, style)
         for seed, label in zip(seeds, clip_labels)
     ]
     settings = {
@@ -365,6 +395,7 @@ def make_music_videos(
         "size": [width, height],
         "fps": int(fps),
         "sr": int(sr),
+        "style_strength": list(style),
     }
     paths = [os.path.join(directory, f"clip_{i:04d}.mp4") for i in range(n_clips)]
     joblib.Parallel(n_jobs=n_jobs)(
@@ -375,6 +406,7 @@ def make_music_videos(
         paths=paths,
         clip_labels=clip_labels,
         params=params,
+        style_strength=style,
         segment_seconds=int(segment_seconds),
         sr=int(sr),
         fps=int(fps),
@@ -410,7 +442,8 @@ def _check_directory(directory):
 # Generation: every choice of a clip, drawn from its own seed.
 
 
-def _clip_params(seed, label, clip_seconds, segment_seconds):
+def _clip_params(seed, label, clip_seconds, segment_seconds, style=_LEGACY_STYLE):
+    local, repetition = style
     rng = np.random.RandomState(seed)
     tempo = int(rng.randint(_TEMPO_RANGE[0], _TEMPO_RANGE[1] + 1))
     key_index = int(rng.randint(12))
@@ -419,25 +452,27 @@ def _clip_params(seed, label, clip_seconds, segment_seconds):
     negative_period = int(rng.choice(_NEGATIVE_PERIODS))
     period = _POSITIVE_PERIOD if label else negative_period
     clip_state = rng.normal(size=3)
-    motif = [
-        {
-            "role": _ROLES[rng.randint(2)],
-            "degree": int(rng.randint(7)),
-            "instrument": _INSTRUMENTS[rng.randint(len(_INSTRUMENTS))],
-            "latent": rng.normal(size=3).tolist(),
-        }
-        for _ in range(period)
-    ]
+    motif = [_motif_element(rng) for _ in range(period)]
     scale = [(key_index + step) % 12 for step in _SCALES[mode]]
-    shift = np.array([_LOCAL_SHIFT * label, 0.0, 0.0])
+    shift = np.array([_LOCAL_SHIFT * local * label, 0.0, 0.0])
     beat = 60.0 / tempo
 
     n_segments = math.ceil(clip_seconds / segment_seconds - 1e-9)
     boundaries = [float(t * segment_seconds) for t in range(n_segments)]
     boundaries.append(float(clip_seconds))
+    # The default (repetition 1) draws nothing more than the process did
+    # before style_strength existed, so its clips are the same, draw for draw.
+    own_motif, on_motif = None, [True] * n_segments
+    if label and repetition < 1:
+        own_motif = [_motif_element(rng) for _ in range(negative_period)]
+        on_motif = (rng.uniform(size=n_segments) < repetition).tolist()
     segments = []
     for t in range(n_segments):
-        element = motif[t % period]
+        if on_motif[t]:
+            index, element = t % period, motif[t % period]
+        else:
+            index = t % negative_period
+            element = own_motif[index]
         latent = clip_state + np.asarray(element["latent"]) + rng.normal(size=3)
         latent = latent + shift
         audio = latent + _MODALITY_NOISE * rng.normal(size=3)
@@ -451,33 +486,34 @@ def _clip_params(seed, label, clip_seconds, segment_seconds):
         start, end = boundaries[t], boundaries[t + 1]
         step = beat / 2 if element["role"] == "chorus" else beat
         notes = _lead_notes(rng, start, end, step, chord, register)
-        segments.append(
-            {
-                "start": start,
-                "end": end,
-                "motif_index": t % period,
-                "role": element["role"],
-                "degree": degree,
-                "chord": chord,
-                "instrument": element["instrument"],
-                "texture": _TEXTURES[_INSTRUMENTS.index(element["instrument"])],
-                "latent": latent.tolist(),
-                "audio_latent": audio.tolist(),
-                "video_latent": video.tolist(),
-                "harmonic_tilt": 2.5 - 2.0 * ua[0],
-                "fm_index": 0.5 + 3.0 * ua[0],
-                "loudness_db": -12.0 + 12.0 * ua[1],
-                "register": register,
-                "saturation": 0.2 + 0.8 * uv[0],
-                "brightness": 0.35 + 0.65 * uv[1],
-                "band_centre": 0.15 + 0.7 * (1.0 - uv[2]),
-                "foreground_hue": _hue(chord[0]),
-                "background_hue": _hue(key_index),
-                "phase": float(rng.uniform()),
-                "notes": notes,
-            }
-        )
-    return {
+        segment = {
+            "start": start,
+            "end": end,
+            "motif_index": index,
+            "role": element["role"],
+            "degree": degree,
+            "chord": chord,
+            "instrument": element["instrument"],
+            "texture": _TEXTURES[_INSTRUMENTS.index(element["instrument"])],
+            "latent": latent.tolist(),
+            "audio_latent": audio.tolist(),
+            "video_latent": video.tolist(),
+            "harmonic_tilt": 2.5 - 2.0 * ua[0],
+            "fm_index": 0.5 + 3.0 * ua[0],
+            "loudness_db": -12.0 + 12.0 * ua[1],
+            "register": register,
+            "saturation": 0.2 + 0.8 * uv[0],
+            "brightness": 0.35 + 0.65 * uv[1],
+            "band_centre": 0.15 + 0.7 * (1.0 - uv[2]),
+            "foreground_hue": _hue(chord[0]),
+            "background_hue": _hue(key_index),
+            "phase": float(rng.uniform()),
+            "notes": notes,
+        }
+        if own_motif is not None:
+            segment["on_motif"] = on_motif[t]
+        segments.append(segment)
+    clip = {
         "label": label,
         "seed": seed,
         "tempo": tempo,
@@ -491,6 +527,19 @@ def _clip_params(seed, label, clip_seconds, segment_seconds):
         "motif": motif,
         "section_boundaries": boundaries,
         "segments": segments,
+    }
+    if own_motif is not None:
+        clip["own_period"] = negative_period
+        clip["own_motif"] = own_motif
+    return clip
+
+
+def _motif_element(rng):
+    return {
+        "role": _ROLES[rng.randint(2)],
+        "degree": int(rng.randint(7)),
+        "instrument": _INSTRUMENTS[rng.randint(len(_INSTRUMENTS))],
+        "latent": rng.normal(size=3).tolist(),
     }
 
 
@@ -565,6 +614,12 @@ def _is_current(path, sidecar, record):
         size = os.path.getsize(path)
     except (OSError, ValueError):
         return False
+    if not isinstance(stored, dict):
+        return False
+    if isinstance(stored.get("settings"), dict):
+        # Sidecars written before style_strength existed describe its default,
+        # whose files are the same bytes: they stay current.
+        stored["settings"].setdefault("style_strength", list(_LEGACY_STYLE))
     return stored.pop("bytes", None) == size and stored == record
 
 

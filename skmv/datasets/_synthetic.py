@@ -137,13 +137,42 @@ def _check_n_features(n_features):
 # make_music_video_features: the round, documented strengths of the process.
 # Each part of a segment's latent vector (clip state, motif, jitter) has unit
 # variance per dimension; the repeated motif is thus half of what varies
-# within a clip, and the class shift is one such standard deviation in two
-# latent dimensions.
+# within a clip, and the class shift, at style_strength=1, is one such
+# standard deviation in two latent dimensions.
 _SEGMENT_SECONDS = 6
 _POSITIVE_PERIOD = 5
 _NEGATIVE_PERIODS = (3, 4, 6, 7, 8)
 _LOCAL_SHIFT = 1.0
 _N_SHIFTED = 2
+# What both generators did before style_strength existed: a shift of one
+# standard deviation, and every segment of a clip of the style on its motif.
+_LEGACY_STYLE = (1.0, 1.0)
+
+
+def _check_style_strength(style_strength):
+    """``(local, repetition)`` from a float or a pair, with errors that name
+    the parameter."""
+    if np.ndim(style_strength) == 0:
+        # Interval(Real, 0, None) of validate_params has checked it.
+        local = float(style_strength)
+        return local, min(local, 1.0)
+    values = list(np.ravel(np.asarray(style_strength, dtype=object)))
+    if np.ndim(style_strength) != 1 or len(values) != 2:
+        raise ValueError(
+            "style_strength must be a float >= 0 or a pair (local, repetition), "
+            f"got {style_strength!r}."
+        )
+    for name, value, high in zip(("local", "repetition"), values, (np.inf, 1.0)):
+        if (
+            not isinstance(value, Real)
+            or isinstance(value, bool)
+            or not 0.0 <= value <= high
+        ):
+            bound = ">= 0" if high == np.inf else "in [0, 1]"
+            raise ValueError(
+                f"style_strength's {name} part must be a float {bound}, got {value!r}."
+            )
+    return float(values[0]), float(values[1])
 
 
 @validate_params(
@@ -154,6 +183,7 @@ _N_SHIFTED = 2
         "n_latent": [Interval(Integral, 1, None, closed="left")],
         "positive_fraction": [Interval(Real, 0, 1, closed="both")],
         "noise": [Interval(Real, 0, None, closed="left")],
+        "style_strength": [Interval(Real, 0, None, closed="left"), "array-like"],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -166,6 +196,7 @@ def make_music_video_features(
     n_latent=8,
     positive_fraction=0.1,
     noise=0.5,
+    style_strength=1.0,
     random_state=None,
 ):
     """Generate segment features of music videos with a clip-level label.
@@ -179,12 +210,17 @@ def make_music_video_features(
     video of a segment share hidden causes, and the label has evidence that
     is partly local and partly visible only across segments.
 
-    The process, for clip ``i`` with label ``y_i`` and segment ``t``::
+    The process, for clip ``i`` with label ``y_i`` and segment ``t``, with
+    ``style_strength = (a, r)`` (the defaults ``a = r = 1``)::
 
         c_i ~ N(0, I)                    clip state (tempo, key, mode...)
-        P_i = 5 if y_i == 1, else uniform on {3, 4, 6, 7, 8}
-        m_i[0 .. P_i - 1] ~ N(0, I)      a motif of P_i segment latents
-        z_it = c_i + m_i[t mod P_i] + e_it + 1.0 * y_i * s,
+        Q_i uniform on {3, 4, 6, 7, 8}   the clip's own motif period
+        b_i[0 .. Q_i - 1] ~ N(0, I)      the clip's own motif
+        if y_i == 1:
+            f_i[0 .. 4] ~ N(0, I)        the style's motif, period 5
+            w_it ~ Bernoulli(r)          segment t follows it
+        m_it = f_i[t mod 5] if y_i == 1 and w_it, else b_i[t mod Q_i]
+        z_it = c_i + m_it + e_it + a * y_i * s,
                                          e_it ~ N(0, I) (jitter)
         x_m,it = tanh(z_it A_m + t_m) + noise * eps_m,it
 
@@ -195,25 +231,30 @@ def make_music_video_features(
     1)``, shared by all clips, and its own independent noise ``eps_m ~ N(0,
     I)``.
 
-    So the label leaves two cues, of fixed, round strengths (not tuned to
-    favour any method):
+    So the label leaves two cues, whose strengths ``style_strength`` sets
+    (their units are round and fixed, not tuned to favour any method):
 
-    * a local one: positive segments' latent mean is shifted by one
-      standard deviation of each part (1.0) in two latent dimensions,
+    * a local one: positive segments' latent mean is shifted by ``a``
+      standard deviations of each part (1.0 each) in two latent dimensions,
       against a per-dimension variance of 3 (clip state, motif, jitter);
       every segment carries it, buried in that variation and in the noise;
-    * a structural one: positive clips repeat their motif every 5 segments
-      (30 s), so that ``z_it`` and ``z_i(t+5)`` share their motif part (half
-      of the within-clip variance; the jitter does not repeat). Negative
-      clips repeat too, but with periods 3, 4, 6, 7 or 8 segments, of which
-      neither 5 nor 10 is a multiple (a negative clip's segments ``t`` and
-      ``t + 5`` or ``t + 10`` share nothing but the clip state), so
-      repetition as such is not the cue, repetition at lag 5 is. Seeing it
-      needs at least 6 segments of a clip.
+    * a structural one: a positive clip's segments follow a motif of period
+      5 (30 s), each with probability ``r``, so that a pair ``z_it`` and
+      ``z_i(t+5)`` shares its motif part (half of the within-clip variance;
+      the jitter does not repeat) with probability ``r ** 2``. Every other
+      segment, and every segment of a negative clip, follows the clip's own
+      motif, of period 3, 4, 6, 7 or 8 segments, of which neither 5 nor 10
+      is a multiple (its segments ``t`` and ``t + 5`` or ``t + 10`` share
+      nothing but the clip state): repetition as such is not the cue,
+      repetition at lag 5 is. Seeing it needs at least 6 segments of a clip.
 
-    Apart from the local shift, single segments of both classes have the
-    same distribution: a per-segment classifier cannot reach a perfect
-    score, while features over several segments of a window can do better.
+    With ``style_strength=0`` positive and negative clips have the same
+    distribution (the label leaves no trace: every classifier is at chance,
+    its expected average precision the share of positives); both cues grow
+    with it, the local one without bound. Apart from the local shift, single
+    segments of both classes have the same distribution: a per-segment
+    classifier cannot reach a perfect score at moderate strengths, while
+    features over several segments of a window can do better.
 
     Parameters
     ----------
@@ -232,6 +273,15 @@ def make_music_video_features(
     noise : float, default=0.5
         Standard deviation of the independent Gaussian noise added to every
         feature; each feature's noise-free part lies in (-1, 1).
+    style_strength : float >= 0 or (float, float), default=1.0
+        How visible the label is. A pair ``(a, r)`` sets the local cue, a
+        shift of ``a >= 0`` standard deviations, and the repetition cue, the
+        probability ``r`` in [0, 1] that a segment of a positive clip
+        follows the style's motif of period 5. A float ``s`` means ``(s,
+        min(s, 1))``: 0 leaves no trace of the label, 1 (the default) is a
+        shift of one standard deviation and every segment on the motif, and
+        larger values shift further. The output for the default is the one
+        this function gave before the parameter existed, draw for draw.
     random_state : int, RandomState instance or None, default=None
         Seeds everything. Pass an int for reproducible output.
 
@@ -259,7 +309,14 @@ def make_music_video_features(
         clip_state : ndarray of shape (n_clips, n_latent)
             ``c_i`` of each clip.
         periods : ndarray of shape (n_clips,), int64
-            The motif period ``P_i`` of each clip, in segments.
+            The motif period of each clip, in segments: 5 for positive clips
+            (the style's motif, which their segments follow where
+            ``style_segments`` says), ``Q_i`` for negative ones.
+        style_segments : ndarray of shape (n_clips * n_segments,), bool
+            ``w_it``: True where a positive clip's segment follows the
+            style's motif; False for every row of a negative clip.
+        style_strength : tuple of (float, float)
+            ``(a, r)``, the strengths of the local and the repetition cue.
         segment_seconds : int
             Length of a segment, 6 s.
 
@@ -276,6 +333,14 @@ def make_music_video_features(
     ((600, 100), dtype('float32'), 2)
     >>> [name for name, _ in data.modalities]
     ['video', 'audio']
+
+    Without the label's traces, or with the repetition cue alone:
+
+    >>> make_music_video_features(20, style_strength=0, random_state=0).style_strength
+    (0.0, 0.0)
+    >>> data = make_music_video_features(20, style_strength=(0, 1), random_state=0)
+    >>> data.style_strength, data.periods[data.clip_labels == 1].tolist()
+    ((0.0, 1.0), [5, 5])
     """
     n_features = _check_n_features(n_features)
     if len(n_features) != 2:
@@ -283,6 +348,7 @@ def make_music_video_features(
             "n_features must be a pair (video features, audio features), got "
             f"{len(n_features)} modalities."
         )
+    local, repetition = _check_style_strength(style_strength)
     rng = check_random_state(random_state)
 
     # Clip states first: labels drawn by a fresh RandomState(seed).permutation
@@ -292,19 +358,27 @@ def make_music_video_features(
     n_positive = int(round(n_clips * positive_fraction))
     clip_labels = np.zeros(n_clips, dtype=np.int64)
     clip_labels[rng.permutation(n_clips)[:n_positive]] = 1
-    periods = np.where(
-        clip_labels == 1,
-        _POSITIVE_PERIOD,
-        rng.choice(_NEGATIVE_PERIODS, size=n_clips),
-    ).astype(np.int64)
+    own_periods = rng.choice(_NEGATIVE_PERIODS, size=n_clips)
+    periods = np.where(clip_labels == 1, _POSITIVE_PERIOD, own_periods).astype(np.int64)
 
     shift = np.zeros(n_latent)
-    shift[:_N_SHIFTED] = _LOCAL_SHIFT
+    shift[:_N_SHIFTED] = _LOCAL_SHIFT * local
     t = np.arange(n_segments)
     latent = np.empty((n_clips, n_segments, n_latent))
+    follows = np.zeros((n_clips, n_segments), dtype=bool)
     for i in range(n_clips):
-        motif = rng.normal(size=(periods[i], n_latent))
-        latent[i] = clip_state[i] + motif[t % periods[i]] + clip_labels[i] * shift
+        # The draws of the default (repetition 1) are those of the process
+        # before style_strength existed: one motif per clip, nothing more.
+        period = _POSITIVE_PERIOD if clip_labels[i] else own_periods[i]
+        motif = rng.normal(size=(period, n_latent))
+        parts = motif[t % period]
+        if clip_labels[i]:
+            follows[i] = True
+            if repetition < 1:
+                own = rng.normal(size=(own_periods[i], n_latent))
+                follows[i] = rng.uniform(size=n_segments) < repetition
+                parts[~follows[i]] = own[t[~follows[i]] % own_periods[i]]
+        latent[i] = clip_state[i] + parts + clip_labels[i] * shift
     latent += rng.normal(size=latent.shape)
     latent = latent.reshape(n_clips * n_segments, n_latent)
 
@@ -328,5 +402,7 @@ def make_music_video_features(
         latent=latent,
         clip_state=clip_state,
         periods=periods,
+        style_segments=follows.ravel(),
+        style_strength=(local, repetition),
         segment_seconds=_SEGMENT_SECONDS,
     )
