@@ -21,7 +21,9 @@ Subcommands:
     Database rows without the retrieved modality are left out. ``--by clip``
     answers "which of my tracks fits this video?": the query's segments (or
     an ``--excerpt``) slide over every database clip, and the best clips are
-    listed with the time range they match.
+    listed with the time range they match. ``--report report.html`` also
+    writes the results as one self-contained page of key frames and audio
+    players (:mod:`skmv.report`).
 ``skmv classify model.skops FILES...``
     Label whole clips with the fitted classifier.
 ``skmv demo``
@@ -864,6 +866,8 @@ def _query_segments(path, seconds, start, query, keep_last=False, excerpt=None):
 def _cmd_retrieve(args):
     from .retrieval import CrossModalRetriever
 
+    if args.report is not None:
+        _require_output_dir(args.report)
     bundle = _load_bundle(args.model)
     database = _load_features(args.database)
     problem = _describe_mismatch(bundle["fingerprint"], database.fingerprint)
@@ -903,11 +907,13 @@ def _cmd_retrieve(args):
     k = min(args.k, retriever.n_database_)
     distances, indices = retriever.kneighbors(X, n_neighbors=k)
     indices = rows[indices]
+    queries = []
     for segment, dist_row, index_row in zip(kept, distances, indices):
         print(
             f"{segment.path}  {_format_time(segment.start)}-"
             f"{_format_time(segment.end)} s  ({args.query} -> {target})"
         )
+        matches = []
         for distance, i in zip(dist_row, index_row):
             start = float(database.start[i])
             end = start + float(database.duration[i])
@@ -915,7 +921,79 @@ def _cmd_retrieve(args):
                 f"  {database.paths[i]}  {_format_time(start)}-{_format_time(end)} s"
                 f"  {float(distance):.6f}"
             )
+            matches.append((database.paths[i], start, end, i, distance))
+        queries.append(((segment.path, segment.start, segment.end), matches))
+    if args.report is not None:
+        _write_report(args, database, target, len(rows), queries)
     return EXIT_OK
+
+
+def _write_report(args, database, target, n_searched, queries):
+    """``retrieve --report``: the page of the queries and their matches,
+    as printed: ``queries`` holds ``((path, start, end), [(path, start,
+    end, database row, distance), ...])`` per query."""
+    from tqdm import tqdm
+
+    from .report import Match, MediaSpan, Report
+
+    what = "clips" if args.by == "clip" else "segments"
+    n_matches = sum(len(matches) for _, matches in queries)
+    k = max((len(matches) for _, matches in queries), default=0)
+    report = Report(
+        f"skmv retrieve: {os.path.basename(args.query_file)}",
+        subtitle=(
+            f"{args.query} \u2192 {target}: the {k} nearest of {n_searched} "
+            f"{what} with {target} in {args.database} (model {args.model}, "
+            f"--by {args.by}, --space {args.space})"
+        ),
+    )
+    if args.by == "clip":
+        text = (
+            "The query, as one clip, slid over every database clip: each match "
+            "is a whole clip, shown by the excerpt the query faces at its best "
+            "offset; its score is the mean distance of the aligned segments "
+            "(lower is nearer)."
+        )
+    else:
+        text = (
+            f"Each query segment and the database {what} whose {target} is "
+            f"nearest to its {args.query}, nearest first (lower distance is "
+            "nearer)."
+        )
+    report.add_text(None, text)
+    with tqdm(
+        total=n_matches + len(queries),
+        unit="span",
+        desc="report",
+        file=sys.stderr,
+        disable=args.quiet,
+        dynamic_ncols=True,
+    ) as bar:
+        for (path, start, end), matches in queries:
+            query = MediaSpan(path, start, end, modalities=(args.query,))
+            report.add_query(
+                query,
+                [
+                    Match(
+                        MediaSpan(p, a, b, modalities=str(database.modalities[i])),
+                        float(distance),
+                    )
+                    for p, a, b, i, distance in matches
+                ],
+                title=(
+                    f"{os.path.basename(path)} {_format_time(start)}-"
+                    f"{_format_time(end)} s ({args.query} \u2192 {target})"
+                ),
+            )
+            bar.update(len(matches) + 1)
+    report.write(args.report)
+    _err(
+        f"skmv: wrote {args.report}: {len(queries)} "
+        f"{'query' if len(queries) == 1 else 'queries'}, {n_matches} matches "
+        "(open it in a browser)"
+    )
+    for error in report.media_errors:
+        _err(f"skmv: warning: the report cannot show {error.path}: {error.reason}")
 
 
 def _retrieve_clips(args, bundle, database, rows, X, kept, target):
@@ -945,6 +1023,7 @@ def _retrieve_clips(args, bundle, database, rows, X, kept, target):
     by_clip = {}
     for row in rows:
         by_clip.setdefault(database.clips[row], []).append(row)
+    matches = []
     for score, i, offset in zip(scores[0], indices[0], offsets[0]):
         clip_rows = by_clip[retriever.database_clips_[i]]
         # The database segments the query faces at its best offset.
@@ -956,6 +1035,10 @@ def _retrieve_clips(args, bundle, database, rows, X, kept, target):
             f"  {database.paths[clip_rows[0]]}  {_format_time(start)}-"
             f"{_format_time(end)} s  {float(score):.6f}"
         )
+        matches.append((database.paths[clip_rows[0]], start, end, clip_rows[0], score))
+    if args.report is not None:
+        query = ((first.path, first.start, last.end), matches)
+        _write_report(args, database, target, retriever.n_database_, [query])
     return EXIT_OK
 
 
@@ -1260,7 +1343,14 @@ def _build_parser():
         "modality's feature space with the query's reconstruction (the "
         "paper's way) (default: shared)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--report",
+        metavar="HTML",
+        help="also write the results as one self-contained HTML page: key "
+        "frames and audio players of each query and its matches, to look at "
+        "and listen to in a browser (no server, nothing beside the file)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_retrieve)
 
     p = commands.add_parser(

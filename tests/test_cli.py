@@ -1038,3 +1038,139 @@ def test_real_bugs_still_raise(monkeypatch, corpus, tmp_path):
     monkeypatch.setattr(skmv.VideoFeaturizer, "transform", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         cli.main(["featurize", corpus.paths[0], "-o", str(tmp_path / "f.npz"), "-q"])
+
+
+# ----------------------------------------------------------------------------
+# retrieve --report: the results as a page to look at and listen to
+# ----------------------------------------------------------------------------
+
+
+def _report_queries(path):
+    """[(query, [match, ...]), ...] of a report, each span as (path, time
+    range, number of key frames or strips, number of players)."""
+    import html
+
+    text = open(path, encoding="utf-8").read()
+    queries = []
+    for section in text.split('<section class="query"')[1:]:
+        spans = []
+        items = re.split(r'<div class="item query-item"|<li class="item match', section)
+        for item in items[1:]:
+            file = re.search(r'<span class="file" title="([^"]*)"', item)
+            times = re.search(r"(\d[\d.]*)–(\d[\d.]*) s ·", item)
+            spans.append(
+                (
+                    html.unescape(file[1]),
+                    (float(times[1]), float(times[2])),
+                    item.count("<img "),
+                    item.count("<audio "),
+                )
+            )
+        queries.append((spans[0], spans[1:]))
+    return queries
+
+
+def test_retrieve_report_by_segment(corpus, features, model, tmp_path):
+    """One query per query segment with its k matches, as printed: the
+    query's music as a strip and a player, each match's key frames and
+    player (the database holds music videos)."""
+    query = corpus.paths[1]
+    report = tmp_path / "report.html"
+    argv = ["retrieve", model, query, "--database", features[0], "-k", 2, "-q"]
+    code, printed, err = run(*argv)
+    assert code == 0, err
+    code, out, err = run(*argv, "--report", report)
+    assert code == 0, err
+    assert out == printed  # the listing is the same
+    assert (
+        err == f"skmv: wrote {report}: 12 queries, 24 matches (open it in a browser)\n"
+    )
+    blocks = _parse_retrieval(out, query=query)
+    queries = _report_queries(report)
+    assert len(queries) == len(blocks) == N_SEGMENTS
+    for (start, matches), (shown, shown_matches) in zip(blocks, queries):
+        assert shown == (query, (start, start + 2.0), 1, 1)
+        assert [(p, (s, e)) for p, s, e, _ in matches] == [
+            (p, times) for p, times, _, _ in shown_matches
+        ]
+        # Key frames and a player for each (music videos).
+        assert all(span[2:] == (4, 1) for span in shown_matches)
+    page = report.read_text(encoding="utf-8")
+    assert "audio → video: the 2 nearest of 72 segments with video" in page
+    assert page.count('class="missing"') == 0
+
+
+def test_retrieve_report_single_modality_databases(library, footage, model, tmp_path):
+    """Songs found for footage (--by clip): the footage's key frames, each
+    song's strip and player over the excerpt printed; footage found for a
+    song: the song's strip and player, the footage's key frames alone."""
+    database, songs = library
+    report = tmp_path / "clips.html"
+    code, out, err = run(
+        "retrieve", model, footage[1][0], "--database", database, "--query",
+        "video", "--by", "clip", "--excerpt", 6, "--start", 8, "-k", 3, "-q",
+        "--report", report,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "1 query, 3 matches" in err
+    _, matches = _parse_clips(out, footage[1][0], "video -> audio, whole clips")
+    [(shown, shown_matches)] = _report_queries(report)
+    assert shown == (footage[1][0], (8.0, 14.0), 4, 0)
+    assert shown_matches == [(p, (s, e), 1, 1) for p, s, e, _ in matches]
+    assert {p for p, *_ in matches} == set(songs)
+    page = report.read_text(encoding="utf-8")
+    assert 'class="strip"' in page and "3 clips with audio" in page
+
+    database, clips = footage
+    report = tmp_path / "segments.html"
+    code, out, err = run(
+        "retrieve", model, songs[2], "--database", database, "--start", 4, "-k", 2,
+        "-q", "--report", report,
+    )  # fmt: skip
+    assert code == 0, err
+    [(start, matches)] = _parse_retrieval(out, query=songs[2])
+    [(shown, shown_matches)] = _report_queries(report)
+    assert shown == (songs[2], (4.0, 6.0), 1, 1)
+    assert shown_matches == [(p, (s, e), 4, 0) for p, s, e, _ in matches]
+
+
+def test_retrieve_report_shows_what_it_cannot_read(corpus, features, model, tmp_path):
+    """Database files moved since featurize: the listing is complete, the
+    page shows a placeholder for each, and stderr says which."""
+    with np.load(features[0], allow_pickle=False) as npz:
+        paths = npz["paths"]
+    gone = str(tmp_path / "moved.mp4")
+    paths = np.where(paths == corpus.paths[0], gone, paths)
+    moved = _rewrite_features(features[0], tmp_path / "moved.npz", paths=paths)
+    report = tmp_path / "report.html"
+    code, out, err = run(
+        "retrieve", model, corpus.paths[0], "--database", moved, "--start", 2,
+        "-k", 72, "-q", "--report", report,
+    )  # fmt: skip
+    assert code == 0, err
+    lines = err.splitlines()
+    assert lines == [
+        f"skmv: wrote {report}: 1 query, 72 matches (open it in a browser)",
+        f"skmv: warning: the report cannot show {gone}: no such file or directory",
+    ]
+    [(_, shown)] = _report_queries(report)
+    page = report.read_text(encoding="utf-8")
+    assert page.count("moved.mp4: cannot be shown: no such file or directory") == 12
+    assert sum(n_images == 0 for _, _, n_images, _ in shown) == 12
+    assert sum(n_images == 4 for _, _, n_images, _ in shown) == 60
+
+
+def test_retrieve_report_output_is_checked_first(
+    features, model, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(cli, "_load_bundle", lambda path: pytest.fail("it worked"))
+    nowhere = tmp_path / "no" / "report.html"
+    code, out, err = run(
+        "retrieve", model, "query.mp4", "--database", features[0], "--report", nowhere
+    )
+    assert_one_error_line(code, err, str(nowhere), "no such directory")
+    code, out, err = run(
+        "retrieve", model, "query.mp4", "--database", features[0], "--report", tmp_path
+    )
+    assert_one_error_line(code, err, str(tmp_path), "is a directory")
+    assert out == ""
