@@ -1,6 +1,11 @@
 """Tests of the HTML report: its spans and what they embed, placeholders for
 unreadable files, escaping, atomic writes, page size, and the page itself in
-a real browser (headless Chromium, driven over the DevTools protocol)."""
+a real browser (headless Chromium, driven over the DevTools protocol).
+
+Run as a script, this file makes the screenshot in the documentation::
+
+    python tests/test_report.py docs/_static/report.png
+"""
 
 import base64
 import contextlib
@@ -13,6 +18,7 @@ import re
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -726,3 +732,52 @@ def test_the_page_in_a_browser(media, tmp_path):
     ]  # fmt: skip
     with open(tmp_path / "report.png", "rb") as f:
         assert f.read(8) == PNG
+
+
+# ----------------------------------------------------------------------------
+# The documentation's screenshot
+# ----------------------------------------------------------------------------
+
+
+def make_screenshot(output, folder):
+    """Run ``skmv featurize``, ``fit`` and ``retrieve --report`` in
+    ``folder`` on music videos generated there, and save the top of the
+    report, as a browser 1100 pixels wide shows it, to ``output`` (PNG)."""
+    from skmv import cli
+
+    output = os.path.abspath(output)
+    previous = os.getcwd()
+    os.chdir(folder)  # short, relative paths on the page
+    try:
+        make_music_videos(
+            12, clip_seconds=30, directory="clips", size=(160, 120), sr=22050,
+            random_state=0,
+        )  # fmt: skip
+        steps = [
+            ["featurize", "clips", "-o", "features.npz", "-q"],
+            ["fit", "features.npz", "-o", "model.skops", "--hidden-layers", "64",
+             "--n-components", "64", "--n-iter", "40", "--batch-size", "10"],
+            ["retrieve", "model.skops", os.path.join("clips", "clip_0003.mp4"),
+             "--database", "features.npz", "--start", "12", "-k", "4",
+             "--report", "report.html", "-q"],
+        ]  # fmt: skip
+        for argv in steps:
+            print("skmv", " ".join(argv), flush=True)
+            code = cli.main(argv)
+            if code != 0:
+                raise SystemExit(f"skmv {argv[0]} failed with exit code {code}")
+        checked, errors = look("report.html", output, width=1100, height=800)
+    finally:
+        os.chdir(previous)
+    if errors:
+        raise SystemExit(f"the browser reported errors: {errors}")
+    print(f"wrote {output}: {os.path.getsize(output)} bytes; {checked}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or find_browser() is None:
+        raise SystemExit(
+            "usage: python tests/test_report.py OUTPUT.png (needs chromium)"
+        )
+    with tempfile.TemporaryDirectory() as work:
+        make_screenshot(sys.argv[1], work)
