@@ -22,7 +22,7 @@ $(PY):
 WARM_UP := $(PY) -c "from skmv.features.audio import _warm_up; _warm_up()"
 
 $(STAMP_DEMO): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[demo]"
 	$(WARM_UP)
 	touch $@
 
@@ -31,9 +31,9 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 	$(WARM_UP)
 	touch $@ $(STAMP_DEMO)
 
-# skmv demo: generate music videos, run the method and its baselines, print a
-# results table and write plots; about 3 minutes on two cores once installed,
-# under 1 when run again (corpus and features cached). Options, as in
+# skmv demo: generate music videos, run the method and its baselines, print
+# results tables, write PNG plots and report.html (tables, plots, example
+# queries to see and hear); corpus and features are cached for a second run. Options, as in
 # make demo DEMO_ARGS="--quick": see .venv/bin/skmv demo --help.
 demo: $(STAMP_DEMO)
 	$(VENV)/bin/skmv demo $(DEMO_ARGS)

@@ -46,6 +46,7 @@ _SUBMODULES = (
     "io",
     "metrics",
     "rbm",
+    "report",
     "retrieval",
     "shared",
     "timescale",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 
 
 def _umask():
@@ -27,3 +28,24 @@ def publish(partial, path):
     gets from ``open`` (``tempfile.mkstemp`` makes its files private, 0600)."""
     os.chmod(partial, 0o666 & ~_umask())
     os.replace(partial, path)
+
+
+def write_atomic(path, write):
+    """Write ``path`` through a temporary file in the same folder, renamed
+    over it when complete: an interrupted run never leaves a truncated file
+    under the final name, and readers see the old file or the new one.
+
+    ``write(partial)`` writes the whole content to the path ``partial``.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, partial = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
+    )
+    os.close(fd)
+    try:
+        write(partial)
+        publish(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise

@@ -45,13 +45,12 @@ import csv
 import hashlib
 import os
 import sys
-import tempfile
 import textwrap
 import warnings
 
 import numpy as np
 
-from ._files import publish
+from ._files import write_atomic
 
 __all__ = ["main"]
 
@@ -99,26 +98,6 @@ def _require_output_dir(path):
         _fail(f"{path}: cannot write there, no such directory {directory}")
     if os.path.isdir(path):
         _fail(f"{path}: is a directory; give a file name")
-
-
-def _write_atomic(path, write):
-    """Write ``path`` through a temporary file in the same folder, renamed
-    over it when complete: an interrupted run never leaves a truncated file
-    under the final name, and readers see the old file or the new one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
-    )
-    os.close(fd)
-    try:
-        write(tmp)
-        publish(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _names_hash(names):
@@ -379,7 +358,7 @@ def _cmd_featurize(args):
         with open(tmp, "wb") as f:  # a file object: savez adds no suffix
             np.savez(f, **data)
 
-    _write_atomic(args.output, write)
+    write_atomic(args.output, write)
     # A clip's modalities are its file's: the same in all of its rows.
     clip_modalities = {}
     for clip, modalities in zip(data["clips"].tolist(), data["modalities"].tolist()):
@@ -749,7 +728,7 @@ def _cmd_fit(args):
         "n_segments": N_SEGMENTS,
         "fingerprint": data.fingerprint,
     }
-    _write_atomic(args.output, lambda tmp: save_model(bundle, tmp))
+    write_atomic(args.output, lambda tmp: save_model(bundle, tmp))
     what = "shared model and classifier" if classifier is not None else "shared model"
     print(f"wrote {args.output}: {what}")
     return EXIT_OK

@@ -33,13 +33,12 @@ import io
 import math
 import os
 import struct
-import tempfile
 from fractions import Fraction
 from numbers import Integral, Real
 
 import numpy as np
 
-from ._files import publish
+from ._files import write_atomic
 from .exceptions import MediaError
 
 __all__ = ["Match", "MediaSpan", "Report"]
@@ -818,19 +817,12 @@ class Report:
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a directory; give a file name")
         page = self.to_html().encode("utf-8")
-        fd, partial = tempfile.mkstemp(
-            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
-        )
-        try:
-            with os.fdopen(fd, "wb") as f:
+
+        def write(partial):
+            with open(partial, "wb") as f:
                 f.write(page)
-            publish(partial, path)
-        except BaseException:
-            try:
-                os.unlink(partial)
-            except OSError:
-                pass
-            raise
+
+        write_atomic(path, write)
         return path
 
     # ------------------------------------------------------------------

@@ -111,14 +111,75 @@ def test_prints_every_method_with_scores_in_range(runs):
 
 def test_writes_the_plots_where_it_says(runs):
     _, text = runs["first"]
-    listed = [Path(line.strip()) for line in text.split("Plots:\n")[1].splitlines()]
+    block = text.split("Plots:\n")[1].split("\n\n")[0]
+    listed = [Path(line.strip()) for line in block.splitlines()]
     assert [p.name for p in listed] == [
         "retrieval_precision_at_n.png",
+        "skmv_against_cca.png",
         "classification_ap.png",
     ]
     for path in listed:
         assert path.parent == runs["out"]
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _table(text, title_start):
+    """{row name: [numbers]} of the printed table whose title starts so."""
+    block = text.split(f"\n{title_start}", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in block.splitlines()[2:]:  # the title's end, the header
+        name, *cells = re.split(r"\s{2,}", line.strip())
+        rows[name] = [float(c) for c in cells]
+    return rows
+
+
+def test_learning_curve_and_real_data_are_measured(runs):
+    _, text = runs["first"]
+    curve = _table(text, "P@10 against the training clips")
+    header = re.search(r"P@10 against the training clips.*\n(.*)\n", text).group(1)
+    # A quarter, a half and all of the 22 training clips of the quick corpus.
+    assert re.findall(r"(\d+) clips", header) == ["6", "11", "22"]
+    assert set(curve) == {*demo.LEARNING_CURVE, "random"}
+    assert all(len(v) == 3 and all(0 <= x <= 1 for x in v) for v in curve.values())
+    # The last column is the retrieval table's P@10 of the same rankings.
+    retrieval = _table(text, "Retrieval: the music of each of")
+    for name in demo.LEARNING_CURVE:
+        assert curve[name][-1] == retrieval[name][1]
+    digits = _table(text, "Real two-view data: the digit halves")
+    assert set(digits) == {*demo.LEARNING_CURVE, "random"}
+    assert digits["random"] == [0.002, 0.02]
+    # Even the quick mode's short schedules rank far above random (CCA 0.366
+    # in the gallery's protocol).
+    for name in demo.LEARNING_CURVE:
+        assert digits[name][1] > 0.2, digits
+    verdict = " ".join(text.split())
+    assert "When skmv wins: on this corpus" in verdict
+    assert f"{digits[demo.LEARNING_CURVE[0]][1]:.3f} against" in verdict
+    for stage in ("learning curve", "digits halves"):
+        assert _seconds(text, stage) >= 0
+
+
+def test_writes_a_report_with_tables_plots_and_examples(runs):
+    _, text = runs["first"]
+    path = Path(text.split("example queries to see and hear):\n", 1)[1].split()[0])
+    assert path == runs["out"] / "report.html"
+    page = path.read_text()
+    for title in (
+        "Retrieval: the music of each of",
+        "P@10 against the training clips",
+        "Real two-view data",
+        "Classification: AP of the style",
+        "When skmv wins",
+    ):
+        assert title in page
+    assert page.count("data:image/png;base64,") >= 3  # the plots, at least
+    assert "<audio" in page  # the example queries' music
+    # Without matplotlib the report has the tables and examples, no plots.
+    _, second = runs["second"]
+    again = runs["out_again"] / "report.html"
+    assert str(again) in second
+    png = "data:image/png;base64,"
+    assert page.count(png) - again.read_text().count(png) == 3
 
 
 def test_second_run_reuses_corpus_and_features(runs):
@@ -140,7 +201,8 @@ def test_without_matplotlib_says_how_to_get_the_plots(runs):
     assert code == 0
     assert "Plots skipped: matplotlib is not installed (pip install matplotlib)" in text
     assert "Plots:" not in text
-    assert not any(runs["out_again"].iterdir())
+    # No PNG file; the report (tables, examples) is written all the same.
+    assert [p.name for p in runs["out_again"].iterdir()] == ["report.html"]
     # The results are computed all the same.
     assert re.search(rf"^  multi-timescale fusion\s+{NUMBER}$", text, re.M)
 

@@ -26,6 +26,7 @@ import av
 import numpy as np
 import pytest
 
+import skmv._files
 import skmv.report
 from skmv.datasets import (
     clicks,
@@ -460,7 +461,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     def interrupted(partial, path):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(skmv.report, "publish", interrupted)
+    monkeypatch.setattr(skmv._files, "publish", interrupted)
     report.add_text("More", "text")
     with pytest.raises(KeyboardInterrupt):
         report.write(target)
