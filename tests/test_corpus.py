@@ -3,6 +3,7 @@ generative story (the beat, causes shared by music and picture, the motif
 period of each class)."""
 
 import hashlib
+import inspect
 import json
 import os
 
@@ -12,6 +13,7 @@ from numpy.testing import assert_array_equal
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmv.datasets import _corpus, make_music_videos
+from skmv.datasets._synthetic import _check_style_strength
 from skmv.io import probe, read_audio, read_video, segment_media
 
 RND_SEED = 0
@@ -218,11 +220,11 @@ def test_files_of_another_style_strength_are_not_reused(tmp_path):
     kwargs = {"clip_seconds": 6, "directory": tmp_path, "random_state": RND_SEED}
     kwargs.update(TINY)
     first = make_music_videos(1, **kwargs)
-    assert first.style_strength == (1.0, 1.0)
+    assert first.style_strength == (3.0, 1.0)  # the default
     sidecar = first.paths[0][:-4] + ".json"
     with open(sidecar) as f:
         record = json.load(f)
-    assert record["settings"]["style_strength"] == [1.0, 1.0]
+    assert record["settings"]["style_strength"] == [3.0, 1.0]
 
     # A negative clip's drawing does not depend on the strength, but its
     # file is not vouched for by a sidecar of another strength.
@@ -234,8 +236,8 @@ def test_files_of_another_style_strength_are_not_reused(tmp_path):
         assert json.load(f)["settings"]["style_strength"] == [2.0, 1.0]
 
     # A sidecar written before style_strength existed has no such setting;
-    # it describes the default, whose files are the same bytes.
-    make_music_videos(1, **kwargs)
+    # it describes strength 1, whose files are the same bytes.
+    make_music_videos(1, style_strength=1.0, **kwargs)
     with open(sidecar) as f:
         record = json.load(f)
     del record["settings"]["style_strength"]
@@ -243,8 +245,8 @@ def test_files_of_another_style_strength_are_not_reused(tmp_path):
         json.dump(record, f)
     aged = _age(first.paths)
     make_music_videos(1, style_strength=(1, 1), **kwargs)
-    assert _mtimes(first.paths) == aged, "an older sidecar of the default: reused"
-    make_music_videos(1, style_strength=0.0, **kwargs)
+    assert _mtimes(first.paths) == aged, "an older sidecar, strength 1: reused"
+    make_music_videos(1, **kwargs)
     assert _mtimes(first.paths) != aged, "but not for another strength"
 
 
@@ -383,15 +385,20 @@ def test_positive_clips_repeat_their_motif_every_5_segments(story):
 
 
 def test_the_label_shifts_brilliance_only():
-    # The local cue, over many clips' parameters (no media needed): positive
-    # segments' brilliance latent is 1.0 higher; energy and register are not.
-    # The mean of 300 clips' mean latents has a standard error under 0.1.
+    # The local cue at the default strength, over many clips' parameters (no
+    # media needed): positive segments' brilliance latent is 3.0 higher;
+    # energy and register are not. The mean of 300 clips' mean latents has a
+    # standard error under 0.1.
+    default = inspect.signature(make_music_videos).parameters["style_strength"]
+    style = _check_style_strength(default.default)
+    assert style == (3.0, 1.0)
+
     def mean_latent(label):
         return np.mean(
             [
                 [
                     seg["latent"]
-                    for seg in _corpus._clip_params(s, label, 30, 6)["segments"]
+                    for seg in _corpus._clip_params(s, label, 30, 6, style)["segments"]
                 ]
                 for s in range(300)
             ],
@@ -399,7 +406,7 @@ def test_the_label_shifts_brilliance_only():
         )
 
     shift = mean_latent(1) - mean_latent(0)
-    assert abs(shift[0] - 1.0) < 0.35
+    assert abs(shift[0] - 3.0) < 0.35
     assert np.all(np.abs(shift[1:]) < 0.35)
 
 
@@ -413,17 +420,17 @@ def _rounded(value):
     return value
 
 
-@pytest.mark.parametrize("style", [None, (1.0, 1.0)])
-def test_default_style_draws_what_it_drew_before(style):
+@pytest.mark.parametrize("style_strength", [1.0, 1, (1.0, 1.0), [1, 1]])
+def test_style_strength_1_draws_what_skmv_drew_before(style_strength):
     # The corpora and results made before style_strength existed stay
-    # reproducible: the default draws the same clips. The checksum is that
-    # of skmv before the change (floats rounded to 10 decimals, so that the
+    # reproducible: strength 1 draws the same clips. The checksum is that of
+    # skmv before the change (floats rounded to 10 decimals, so that the
     # last bit of a platform's erf cannot change it).
+    style = _check_style_strength(style_strength)
     digest = hashlib.sha256()
     for seed in range(3):
         for label in (0, 1):
-            args = (seed, label, 30, 6) + (() if style is None else (style,))
-            params = _rounded(_corpus._clip_params(*args))
+            params = _rounded(_corpus._clip_params(seed, label, 30, 6, style))
             digest.update(json.dumps(params, sort_keys=True).encode())
     assert digest.hexdigest() == (
         "4e8f9726a0a254d5c1544a18e7bb90e4a822b8e906b761f8a125817bbb9c7c07"
