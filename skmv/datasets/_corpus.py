@@ -282,8 +282,9 @@ def make_music_videos(
         three classifiers of 60-second windows (multi-timescale fusion,
         averaging its base-1 predictions, averaging SVM predictions) comes
         closest to halfway between chance and a perfect average precision
-        (0.54 against 0.55 here, for 200 one-minute clips, where 1 gave
-        0.24; the Results page of the documentation has the measurements).
+        (0.50 against 0.55 here, for 200 one-minute clips, where 1 gave
+        0.24 and 4 gave 0.68; the Results page of the documentation has the
+        measurements).
         It is higher than :func:`make_music_video_features`' 1.5 because a
         latent is one of thousands of features of the media here.
     random_state : int, RandomState instance or None, default=None
