@@ -120,6 +120,11 @@ INIT_PARAMS = {
         ),
     ],
     skmv.VideoFeaturizer: dict(input="content"),
+    skmv.FaissNeighbors: [
+        dict(),
+        dict(metric="cosine", index_factory="HNSW8"),
+        dict(index_factory="IVF2,Flat", nprobe=2),
+    ],
     skmv.SharedRBM: [
         dict(
             modalities=[
@@ -195,12 +200,16 @@ def _numeric_estimators():
 
 
 def _numeric_transformers():
-    # The classifier's transform gives predictions, not a representation:
-    # these checks are for representation transformers.
+    # The classifier's transform gives predictions, and FaissNeighbors's a
+    # sparse graph of distances to the fitted rows, not a representation:
+    # these checks are for representation transformers (tests/test_neighbors.py
+    # checks the graph's dtype, pickling and array kinds).
     return [
         est
         for est in _numeric_estimators()
-        if hasattr(est, "transform") and not is_classifier(est)
+        if hasattr(est, "transform")
+        and not is_classifier(est)
+        and not isinstance(est, skmv.FaissNeighbors)
     ]
 
 
