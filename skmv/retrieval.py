@@ -92,6 +92,19 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
     prefit : bool, default=False
         ``model`` is already fitted: :meth:`fit` uses it as is (without
         cloning it) and only indexes ``X``.
+    neighbors : estimator or None, default=None
+        How :meth:`kneighbors` searches the database. None: the exact scan
+        in blocks of ``chunk_size``. An estimator with ``fit`` and
+        ``kneighbors`` and a ``metric`` parameter (a
+        :class:`~skmv.neighbors.FaissNeighbors` for an approximate index, or
+        :class:`sklearn.neighbors.NearestNeighbors`): cloned, its ``metric``
+        set to the retriever's ``metric`` (whatever it was; the retriever
+        says how distances are measured, in one place), and fitted on the
+        database in :meth:`fit` and :meth:`index` (as ``neighbors_``).
+        Its parameters are tunable as ``neighbors__param`` (say
+        ``neighbors__ef_search``). It searches NumPy arrays on the CPU: a
+        retriever computing on a GPU copies the queries' representations to
+        the host and the results back.
 
     Attributes
     ----------
@@ -107,6 +120,9 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         ``standardize=True`` applies to queries and database; else None.
     n_database_ : int
         Number of indexed items.
+    neighbors_ : estimator or None
+        The clone of ``neighbors`` fitted on ``database_`` (a NumPy copy);
+        None with ``neighbors=None``.
     n_features_in_ : int
         Number of features (columns of ``X``) seen during fit.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
@@ -125,6 +141,11 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
     other columns may hold anything, NaN included (a missing modality).
     :meth:`index`, :meth:`score` and :meth:`retrieval_ranks` read the
     ``target`` columns too.
+
+    ``neighbors`` changes :meth:`kneighbors` only: :meth:`retrieval_ranks`
+    and :meth:`score` rank each row's own target among the other rows of
+    their ``X``, which needs every distance to it, and stay exact scans
+    whatever ``neighbors`` is.
 
     Ties in :meth:`retrieval_ranks` are pessimistic (as in
     :func:`skmv.metrics.retrieval_ranks`): database items exactly as close as
@@ -172,6 +193,7 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         "standardize": ["boolean", StrOptions({"auto"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
         "prefit": ["boolean"],
+        "neighbors": [None, HasMethods(["fit", "kneighbors"])],
     }
 
     def __init__(
@@ -186,6 +208,7 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         standardize="auto",
         chunk_size=4096,
         prefit=False,
+        neighbors=None,
     ):
         self.model = model
         self.query = query
@@ -196,6 +219,7 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         self.standardize = standardize
         self.chunk_size = chunk_size
         self.prefit = prefit
+        self.neighbors = neighbors
 
     # ------------------------------------------------------------------
     # Fitting and indexing
@@ -281,6 +305,38 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         self.space_mean_, self.space_scale_ = stats
         self.database_ = _standardized(D, stats, ctx.xp)
         self.n_database_ = int(self.database_.shape[0])
+        self.neighbors_ = self._fit_neighbors(self.database_)
+
+    def _fit_neighbors(self, D):
+        """A clone of ``neighbors`` with the retriever's metric, fitted on the
+        database ``D`` (as NumPy); None without ``neighbors``."""
+        if self.neighbors is None:
+            return None
+        try:
+            neighbors = clone(self.neighbors)
+            has_metric = "metric" in neighbors.get_params(deep=False)
+        except (TypeError, AttributeError) as exc:
+            raise TypeError(
+                f"neighbors must be a scikit-learn estimator (get_params, "
+                f"cloneable) with fit and kneighbors; {self.neighbors!r} (type "
+                f"{type(self.neighbors).__name__}) is not: {exc}"
+            ) from exc
+        if not has_metric:
+            raise TypeError(
+                f"neighbors={self.neighbors!r} has no metric parameter: the "
+                f"retriever sets it to its own metric={self.metric!r}, so that "
+                "kneighbors measures distances as the exact scan does."
+            )
+        neighbors.set_params(metric=self.metric)
+        neighbors.fit(np.asarray(B.to_numpy(D)))
+        effective = getattr(neighbors, "effective_metric_", self.metric)
+        if effective != self.metric:
+            raise ValueError(
+                f"neighbors={self.neighbors!r} was given metric={self.metric!r} "
+                f"but measures {effective!r} once fitted; the retriever needs "
+                f"the distances of its metric={self.metric!r}."
+            )
+        return neighbors
 
     def _space_stats(self, D, xp):
         """(mean, scale) of the database ``D`` for ``standardize``, or Nones."""
@@ -421,6 +477,9 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
     def kneighbors(self, X, n_neighbors=None, return_distance=True):
         """Database items nearest to each row's query block.
 
+        Searched by the exact scan, or by ``neighbors_`` when ``neighbors``
+        is set (approximate for an approximate index).
+
         Parameters
         ----------
         X : array-like of shape (n_queries, n_features)
@@ -442,8 +501,15 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         k = _check_n_neighbors(n_neighbors, self.n_neighbors, self.n_database_)
         X_arr, ctx = self._validate(X, reset=False)
         Q = _standardized(self._queries(X, ctx), self._stats(ctx), ctx.xp)
-        D = ctx.put(self.database_)
-        dist, ind = self._top_k(Q, D, k, ctx.xp)
+        neighbors = getattr(self, "neighbors_", None)
+        if neighbors is None:
+            dist, ind = self._top_k(Q, ctx.put(self.database_), k, ctx.xp)
+        else:
+            Q_host = np.asarray(B.to_numpy(Q))
+            dist, ind = neighbors.kneighbors(Q_host, n_neighbors=k)
+            # In the compute dtype and namespace, as the exact scan returns them.
+            dist = ctx.put(np.asarray(dist, dtype=Q_host.dtype))
+            ind = ctx.put(np.asarray(ind, dtype=np.int64))
         dist, ind = ctx.give(dist), ctx.give(ind)
         return (dist, ind) if return_distance else ind
 
@@ -451,7 +517,9 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         """Rank of each row's own target among the target blocks of ``X``.
 
         ``X`` is both the queries and a temporary database; the fitted
-        database is not used nor changed. Computed in blocks.
+        database is not used nor changed. Computed in blocks, always by the
+        exact scan: ``neighbors`` is not used (a rank needs the distance to
+        every item that comes before the true one).
 
         Parameters
         ----------
@@ -478,7 +546,8 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         Row ``i`` succeeds when its own target is among the ``n_neighbors``
         database items nearest to its query, the database being the target
         blocks of ``X`` (the fitted database is not changed). Random
-        retrieval scores ``min(n_neighbors, n_samples) / n_samples``.
+        retrieval scores ``min(n_neighbors, n_samples) / n_samples``. Exact,
+        as :meth:`retrieval_ranks`: ``neighbors`` is not used.
 
         Parameters
         ----------

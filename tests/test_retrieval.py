@@ -380,6 +380,205 @@ def test_array_api_strict_matches_numpy(data, space):
 
 
 # --------------------------------------------------------------------------
+# neighbors: an index (FAISS, scikit-learn) searches the database
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("space", ["input", "shared"])
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_a_flat_index_gives_the_exact_scans_neighbours(data, model, space, metric):
+    pytest.importorskip("faiss")
+    from sklearn.neighbors import NearestNeighbors
+
+    from skmv.neighbors import FaissNeighbors
+
+    X_train, X_test = data
+    settings = dict(space=space, metric=metric, prefit=True)
+    exact = CrossModalRetriever(model, "a", "b", **settings).fit(X_train)
+    d_exact, i_exact = exact.kneighbors(X_test)
+    for neighbors in (FaissNeighbors(index_factory="Flat"), NearestNeighbors()):
+        retriever = CrossModalRetriever(
+            model, "a", "b", neighbors=neighbors, **settings
+        ).fit(X_train)
+        assert retriever.neighbors_.metric == metric
+        assert retriever.neighbors_ is not neighbors
+        d, i = retriever.kneighbors(X_test)
+        assert d.dtype == d_exact.dtype == np.float32
+        assert i.shape == i_exact.shape == (100, 10)
+        assert_allclose(d, d_exact, atol=1e-5)
+        # The same items; where the order differs, a tie within rounding.
+        differ = i != i_exact
+        assert differ.mean() < 0.01
+        _, _, S = _brute_force(exact.embed_queries(X_test), exact.database_, 10, metric)
+        rows = np.nonzero(differ)[0]
+        assert_allclose(S[rows, i[differ]], S[rows, i_exact[differ]], atol=1e-5)
+        assert_array_equal(
+            retriever.kneighbors(X_test, 3, return_distance=False), i[:, :3]
+        )
+
+
+@pytest.mark.parametrize("space", ["input", "shared"])
+def test_an_hnsw_index_finds_most_of_the_exact_neighbours(data, model, space):
+    pytest.importorskip("faiss")
+    from skmv.neighbors import FaissNeighbors
+
+    X_train, X_test = data
+    exact = CrossModalRetriever(model, "a", "b", space=space, prefit=True)
+    i_exact = exact.fit(X_train).kneighbors(X_test, return_distance=False)
+    hnsw = CrossModalRetriever(
+        model,
+        "a",
+        "b",
+        space=space,
+        prefit=True,
+        neighbors=FaissNeighbors(index_factory="HNSW16", ef_search=64),
+    ).fit(X_train)
+    i = hnsw.kneighbors(X_test, return_distance=False)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(i, i_exact)])
+    assert recall >= 0.95
+
+
+def test_score_and_ranks_stay_exact_whatever_the_index(data, model):
+    pytest.importorskip("faiss")
+    from skmv.neighbors import FaissNeighbors
+
+    X_train, X_test = data
+    # One list of 32 visited: a poor search, which score must not use.
+    coarse = FaissNeighbors(index_factory="IVF32,Flat", nprobe=1, random_state=0)
+    approx = CrossModalRetriever(model, "a", "b", prefit=True, neighbors=coarse)
+    exact = CrossModalRetriever(model, "a", "b", prefit=True)
+    approx.fit(X_train)
+    exact.fit(X_train)
+    i = approx.kneighbors(X_test, return_distance=False)
+    i_exact = exact.kneighbors(X_test, return_distance=False)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(i, i_exact)]) < 0.9
+    assert_array_equal(approx.retrieval_ranks(X_test), exact.retrieval_ranks(X_test))
+    assert approx.score(X_test) == exact.score(X_test)
+
+
+def test_index_refits_the_neighbors_on_the_new_database(data, model):
+    pytest.importorskip("faiss")
+    from skmv.neighbors import FaissNeighbors
+
+    X_train, X_test = data
+    retriever = CrossModalRetriever(
+        model, "a", "b", prefit=True, neighbors=FaissNeighbors()
+    ).fit(X_train)
+    first = retriever.neighbors_
+    retriever.index(X_test[:30])
+    assert retriever.neighbors_ is not first
+    assert retriever.neighbors_.n_samples_fit_ == 30
+    assert retriever.kneighbors(X_test[:5])[1].max() < 30
+    assert (
+        CrossModalRetriever(model, "a", "b", prefit=True).fit(X_test).neighbors_ is None
+    )
+
+
+class _NoMetric(BaseEstimator):
+    def fit(self, X, y=None):
+        return self
+
+    def kneighbors(self, X, n_neighbors=None, return_distance=True):
+        raise AssertionError("not reached")
+
+
+class _FitAndKneighborsOnly:
+    def fit(self, X, y=None):
+        return self
+
+    def kneighbors(self, X, n_neighbors=None, return_distance=True):
+        raise AssertionError("not reached")
+
+
+def _always_euclidean():
+    from sklearn.neighbors import NearestNeighbors
+
+    class AlwaysEuclidean(NearestNeighbors):
+        def fit(self, X, y=None):
+            super().fit(X)
+            self.effective_metric_ = "euclidean"
+            return self
+
+    return AlwaysEuclidean()
+
+
+@pytest.mark.parametrize(
+    "neighbors, error, match",
+    [
+        (object(), ValueError, "'neighbors' parameter of CrossModalRetriever"),
+        ("HNSW32", ValueError, "'neighbors' parameter of CrossModalRetriever"),
+        (_FitAndKneighborsOnly(), TypeError, "neighbors must be a scikit-learn"),
+        (_NoMetric(), TypeError, "neighbors=_NoMetric.. has no metric parameter"),
+        (_always_euclidean(), ValueError, "measures 'euclidean' once fitted"),
+    ],
+)
+def test_bad_neighbors_are_named(data, model, neighbors, error, match):
+    retriever = CrossModalRetriever(model, "a", "b", prefit=True, neighbors=neighbors)
+    with pytest.raises(error, match=match):
+        retriever.fit(data[1])
+
+
+def test_the_retrievers_metric_replaces_the_neighbors(data, model):
+    pytest.importorskip("faiss")
+    from skmv.neighbors import FaissNeighbors
+
+    neighbors = FaissNeighbors(metric="euclidean")
+    retriever = CrossModalRetriever(
+        model, "a", "b", metric="cosine", prefit=True, neighbors=neighbors
+    ).fit(data[1])
+    assert retriever.neighbors_.metric == "cosine"
+    assert neighbors.metric == "euclidean"  # the user's object is left alone
+    assert not hasattr(neighbors, "index_")
+
+
+def test_neighbors_pickle_clone_and_nested_parameters(data, model, tmp_path):
+    pytest.importorskip("faiss")
+    import pickle
+
+    from skmv import load_model, save_model
+    from skmv.neighbors import FaissNeighbors
+
+    X_train, X_test = data
+    retriever = CrossModalRetriever(
+        model, "a", "b", prefit=True, neighbors=FaissNeighbors(index_factory="HNSW16")
+    )
+    params = retriever.get_params()
+    assert params["neighbors__ef_search"] == 16
+    assert params["neighbors__index_factory"] == "HNSW16"
+    copy = clone(retriever).set_params(neighbors__ef_search=64)
+    assert copy.neighbors.ef_search == 64 and retriever.neighbors.ef_search == 16
+    assert copy.neighbors is not retriever.neighbors
+    retriever.set_params(neighbors__ef_search=64).fit(X_train)
+    assert retriever.neighbors_.ef_search == 64
+    d, i = retriever.kneighbors(X_test)
+    path = tmp_path / "retriever.skops"
+    save_model(retriever, path)
+    for loaded in (pickle.loads(pickle.dumps(retriever)), load_model(path)):
+        d_loaded, i_loaded = loaded.kneighbors(X_test)
+        assert_array_equal(i_loaded, i)
+        assert_allclose(d_loaded, d)
+
+
+def test_neighbors_with_array_api_strict_input(data):
+    xps = pytest.importorskip("array_api_strict")
+    pytest.importorskip("faiss")
+    from skmv.neighbors import FaissNeighbors
+
+    X = StandardScaler().fit_transform(data[0][:200]).astype(np.float32)
+    encoders = [
+        ("a", GaussianBernoulliRBM(8, n_iter=3), slice(0, N_A)),
+        ("b", GaussianBernoulliRBM(8, n_iter=3), slice(N_A, None)),
+    ]
+    model = SharedRBM(encoders, n_components=8, n_iter=3, random_state=0)
+    ref = CrossModalRetriever(model, "a", "b").fit(X)
+    strict = CrossModalRetriever(model, "a", "b", neighbors=FaissNeighbors())
+    strict.fit(xps.asarray(X))
+    d, i = strict.kneighbors(xps.asarray(X[:30]), n_neighbors=4)
+    assert isinstance(d, type(xps.asarray(X))) and isinstance(i, type(d))
+    assert_allclose(np.asarray(d), ref.kneighbors(X[:30], n_neighbors=4)[0], atol=1e-5)
+
+
+# --------------------------------------------------------------------------
 # ClipRetriever: whole clips, best offset, several timescales
 # --------------------------------------------------------------------------
 
