@@ -42,16 +42,23 @@ Two objectives:
 
 Gradients are written out by hand for the arrays of :mod:`skmv._backend`
 (NumPy or CuPy), and the parameters are updated by Adam.
+
+With the model's ``chunk_size`` set, the mini-batches are cut from chunks of
+X read one at a time (:mod:`skmv._stream`), each chunk's towers' inputs
+(their columns through their fixed prefix) computed as it is read: memory
+holds a chunk, never the whole of X or of a tower's input.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
 import numpy as np
 
 from . import _backend as B
+from . import _stream
 from .exceptions import DivergenceError
 
 # Adam's constants (Kingma and Ba 2015, section 2), as in scikit-learn's MLP.
@@ -465,6 +472,89 @@ def _log_softmax(A, axis, xp):
     return A - xp.log(xp.sum(xp.exp(A), axis=axis, keepdims=True))
 
 
+def _tower_rows(towers, ctx, dtype, A):
+    """The towers' inputs from rows ``A`` of X, side by side."""
+    A = _stream.to_compute(A, ctx, dtype)
+    return ctx.xp.concat([t.block(A, ctx.xp) for t in towers], axis=1)
+
+
+class _Batches:
+    """Where fine-tuning's mini-batches come from: the towers' inputs of X in
+    memory (``chunk_size=None``), or read chunk by chunk. Each batch is a
+    dict of modality name -> its tower's input rows."""
+
+    def __init__(self, net, model, X, ctx):
+        self.xp, self.ctx, self.model = ctx.xp, ctx, model
+        self.chunk_size = model.chunk_size
+        xp = ctx.xp
+        if self.chunk_size is None:
+            self.dtype = X.dtype
+            self.blocks = {t.name: t.block(X, xp) for t in net.towers}
+            return
+        first = _stream.to_compute(_stream.sample(X), ctx, model.dtype)
+        self.dtype = first.dtype
+        widths = [t.block(first, xp).shape[1] for t in net.towers]
+        bounds = np.cumsum([0] + widths).tolist()
+        self.slices = {
+            t.name: slice(a, b) for t, a, b in zip(net.towers, bounds[:-1], bounds[1:])
+        }
+        self.view = _stream.Rows(
+            X,
+            functools.partial(_tower_rows, net.towers, ctx, model.dtype),
+            bounds[-1],
+            self.dtype,
+        )
+
+    def _split(self, batch):
+        xp = self.xp
+        # Contiguous copies, as the rows taken in memory are.
+        return {
+            name: xp.asarray(batch[:, sl], copy=True)
+            for name, sl in self.slices.items()
+        }
+
+    def select(self, idx):
+        """Keep the rows ``idx`` (sorted) only: the training or the held-out
+        rows. In memory they are copied; streamed, read when needed."""
+        if self.chunk_size is None:
+            return {k: B.take(v, idx, self.xp) for k, v in self.blocks.items()}
+        return idx
+
+    def epoch(self, rows, bounds, rng, shuffle):
+        """Batches ``bounds[i]:bounds[i + 1]`` of ``rows`` (from
+        :meth:`select`), shuffled if asked."""
+        xp = self.xp
+        if self.chunk_size is None:
+            n = next(iter(rows.values())).shape[0]
+            perm = rng.permutation(n) if shuffle else np.arange(n)
+            perm = B.to_namespace(perm, xp, B.device_of(next(iter(rows.values()))))
+            for start, stop in zip(bounds[:-1], bounds[1:]):
+                idx = perm[int(start) : int(stop)]
+                yield {k: B.take(v, idx, xp) for k, v in rows.items()}
+            return
+        every = rows.size == self.view.shape[0]
+        for batch in _stream.iter_batches(
+            self.view,
+            bounds,
+            chunk_size=self.chunk_size,
+            ctx=self.ctx,
+            dtype=self.model.dtype,
+            rng=rng,
+            shuffle=shuffle,
+            rows=None if every else rows,
+        ):
+            yield self._split(batch)
+
+    def fixed(self, rows, bounds):
+        """Batches ``bounds[i]:bounds[i + 1]`` of ``rows`` in order, the same
+        at every call (the held-out rows' evaluation)."""
+        if self.chunk_size is None:
+            for start, stop in zip(bounds[:-1], bounds[1:]):
+                yield {k: v[int(start) : int(stop), :] for k, v in rows.items()}
+            return
+        yield from self.epoch(rows, bounds, None, False)
+
+
 def fine_tune(model, X, ctx, rng):
     """Fine-tune the fitted ``model`` (a SharedRBM) on ``X`` in place.
 
@@ -473,9 +563,12 @@ def fine_tune(model, X, ctx, rng):
     objective is contrastive.
     """
     xp = ctx.xp
-    dtype = X.dtype
+    if model.chunk_size is None:
+        dtype = X.dtype
+    else:
+        dtype = _stream.to_compute(_stream.sample(X), ctx, model.dtype).dtype
     net = SharedNetwork(model, ctx, dtype, model.fine_tune)
-    blocks_of = {t.name: t.block(X, xp) for t in net.towers}
+    source = _Batches(net, model, X, ctx)
     n = X.shape[0]
     order = rng.permutation(n)
     if model.early_stopping:
@@ -494,31 +587,23 @@ def fine_tune(model, X, ctx, rng):
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     else:
         val_idx, train_idx = None, np.arange(n)
-    train = {k: B.take(v, train_idx, xp) for k, v in blocks_of.items()}
-    valid = (
-        None
-        if val_idx is None
-        else {k: B.take(v, val_idx, xp) for k, v in blocks_of.items()}
-    )
+    train = source.select(train_idx)
+    valid = None if val_idx is None else source.select(val_idx)
     n_train = len(train_idx)
     batch = min(model.fine_tune_batch_size, n_train)
     adam = Adam(net.params, model.fine_tune_learning_rate, xp)
     name = type(model).__name__
     curve, val_curve = [], ([] if valid is not None else None)
     best, best_params, stale = np.inf, None, 0
-    device = B.device_of(X)
+    # Whole batches only: a last batch of a few rows gives InfoNCE too
+    # few negatives to be a fair step. The rows left over differ from
+    # epoch to epoch when shuffling.
+    n_batches = max(1, n_train // batch)
+    bounds = _stream.batch_bounds(n_train, batch, n_batches)
     for epoch in range(1, model.fine_tune_n_iter + 1):
         begin = time.perf_counter()
-        perm = rng.permutation(n_train) if model.shuffle else np.arange(n_train)
-        perm = B.to_namespace(perm, xp, device)
         total = 0.0
-        # Whole batches only: a last batch of a few rows gives InfoNCE too
-        # few negatives to be a fair step. The rows left over differ from
-        # epoch to epoch when shuffling.
-        n_batches = max(1, n_train // batch)
-        for i in range(n_batches):
-            idx = perm[i * batch : (i + 1) * batch]
-            mb = {k: B.take(v, idx, xp) for k, v in train.items()}
+        for mb in source.epoch(train, bounds, rng, model.shuffle):
             loss, grads = net.loss_and_grads(mb, model.fine_tune_dropout, rng)
             total = total + loss  # on the device: one transfer per epoch
             net.params = adam.step(net.params, grads)
@@ -537,7 +622,7 @@ def fine_tune(model, X, ctx, rng):
             f"loss = {loss:.4f}"
         )
         if valid is not None:
-            val_loss = _evaluate(net, valid, batch, xp)
+            val_loss = _evaluate(net, source, valid, len(val_idx), batch)
             val_curve.append(val_loss)
             message += f", validation loss = {val_loss:.4f}"
             if val_loss < best:
@@ -560,15 +645,13 @@ def fine_tune(model, X, ctx, rng):
     return curve, val_curve, temperature
 
 
-def _evaluate(net, blocks, batch, xp):
-    """Mean loss over mini-batches of ``blocks``, no dropout: every row, in
-    ``n // batch`` batches of ``batch`` rows or a few more (the same split
-    at every epoch)."""
-    n = next(iter(blocks.values())).shape[0]
+def _evaluate(net, source, rows, n, batch):
+    """Mean loss over mini-batches of the ``n`` held-out ``rows``, no
+    dropout: every row, in ``n // batch`` batches of ``batch`` rows or a few
+    more (the same split at every epoch)."""
     bounds = np.linspace(0, n, max(1, n // batch) + 1).round().astype(int)
     total = 0.0
-    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        mb = {k: v[start:stop, :] for k, v in blocks.items()}
+    for mb in source.fixed(rows, bounds):
         loss, _ = net.loss_and_grads(mb, 0.0, None, need_grads=False)
         total = total + loss
     return B.scalar(total) / (len(bounds) - 1)

@@ -11,7 +11,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _backend as B
 
-__all__ = ["DeviceMixin", "check_same_place", "validate_array", "validate_code"]
+__all__ = [
+    "DeviceMixin",
+    "check_same_place",
+    "validate_array",
+    "validate_code",
+    "validate_stream",
+]
 
 
 def validate_array(
@@ -61,6 +67,64 @@ def validate_array(
             f"expecting {estimator.n_features_in_} features as input."
         )
     return ctx.put(X)
+
+
+def validate_stream(
+    estimator, X, device, *, reset, dtype, ensure_all_finite=True, ensure_min_samples=1
+):
+    """Validate ``X`` for a call that reads it chunk by chunk (``chunk_size``).
+
+    An array read by row slices (a memmap, a Zarr array, a
+    :class:`skmv._stream.Rows`, an in-memory array) is checked without being
+    read: its shape, its number type, ``n_features_in_``. Anything else (a
+    list, a data frame) goes through :func:`validate_array`, which converts
+    it; it is in memory anyway. Values are checked finite as the chunks are
+    read (:func:`skmv._stream.scan`).
+
+    Returns
+    -------
+    X : 2-D array-like
+        Read by row slices with :func:`skmv._stream.read_rows`.
+    ctx : ComputeContext
+        Where the call computes: where ``X``'s rows live, or ``device``.
+    """
+    from . import _stream
+
+    if not _stream.streamable(X):
+        ctx = B.compute_context(X, device)
+        X = validate_array(
+            estimator,
+            X,
+            ctx,
+            reset=reset,
+            dtype=dtype,
+            ensure_all_finite=ensure_all_finite,
+            ensure_min_samples=ensure_min_samples,
+        )
+        return X, ctx
+    name = type(estimator).__name__
+    n_samples, n_features = (int(n) for n in X.shape)
+    if n_samples < ensure_min_samples:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={tuple(X.shape)}) "
+            f"while a minimum of {ensure_min_samples} is required by {name}."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={tuple(X.shape)}) while a "
+            f"minimum of 1 is required by {name}."
+        )
+    ctx = B.compute_context(_stream.sample(X), device)
+    if reset:
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {name} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    return X, ctx
 
 
 def validate_code(estimator, H, ctx, *, n_columns, what, dtype, method):

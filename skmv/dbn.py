@@ -16,6 +16,7 @@ second, fine-tuning the whole.
 
 from __future__ import annotations
 
+import functools
 import time
 from numbers import Integral, Real
 
@@ -35,8 +36,15 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend as B
+from . import _stream
 from ._finetune import CE_CLIP, Adam
-from .base import DeviceMixin, check_same_place, validate_array, validate_code
+from .base import (
+    DeviceMixin,
+    check_same_place,
+    validate_array,
+    validate_code,
+    validate_stream,
+)
 from .exceptions import DivergenceError
 from .rbm import BernoulliRBM, GaussianBernoulliRBM, _BaseRBM
 
@@ -54,6 +62,7 @@ _SHARED = (
     "sparsity_target",
     "sparsity_cost",
     "shuffle",
+    "chunk_size",
 )
 # RBM parameters the network sets for every layer itself; layer_params may not.
 _RESERVED = {
@@ -82,6 +91,13 @@ def _unroll(rbms, ctx, dtype):
         down_W.append(W if sigma is None else W * sigma)
         down_b.append(b)
     return up_W + down_W[::-1], up_b + down_b[::-1]
+
+
+def _hidden_rows(rbm, ctx, dtype, A):
+    """P(h = 1 | v = A) of a fitted layer, A moved where ``ctx`` computes:
+    how a layer's output streams to the layer above, one chunk at a time."""
+    A = _stream.to_compute(A, ctx, dtype)
+    return rbm._mean_hiddens(A, rbm._arrays(ctx, A.dtype), ctx.xp)
 
 
 class DBNTransformer(
@@ -136,6 +152,16 @@ class DBNTransformer(
         Weight of the sparsity penalty of every layer.
     shuffle : bool, default=True
         Shuffle the rows before each epoch, in pre-training and fine-tuning.
+    chunk_size : int or None, default=None
+        Rows read at once when training by streaming: with an int, ``fit``
+        reads X (a NumPy memmap, a Zarr array,
+        :attr:`skmv.store.FeatureStore.X`, or any 2-D array read by row
+        slices) ``chunk_size`` rows at a time, in pre-training and
+        fine-tuning alike; each layer's training chunks are computed from
+        the chunks of X through the fitted layers below, so that no
+        layer's whole representation is ever held. ``transform`` gathers its
+        output chunk by chunk. None holds X and each layer's representation
+        in memory. See Notes.
     layer_params : list of dict or None, default=None
         Per-layer overrides, one dict per layer (``len(hidden_layer_sizes)``
         of them), each merged over the shared parameters above: for example
@@ -211,6 +237,16 @@ class DBNTransformer(
     which needs no tuning of momentum and is insensitive to the scale of the
     loss; the original paper used conjugate gradients on large batches.
 
+    Streaming (``chunk_size``) keeps about three chunks of X and of each
+    layer's representation in memory besides the model, whatever the size
+    of X. It costs time: the layers below are computed again, from X, for
+    each epoch of a layer above (the lower layers' transforms once per
+    epoch), and each layer reads X once more for its column means. With
+    ``shuffle=False`` the mini-batches are those of the in-memory ``fit``
+    and the network agrees with it to float32 rounding; with
+    ``shuffle=True`` the chunks come in a shuffled order and their rows
+    shuffled within each, which makes another model, as another seed does.
+
     References
     ----------
     G. E. Hinton, S. Osindero, Y.-W. Teh, "A fast learning algorithm for deep
@@ -274,6 +310,7 @@ class DBNTransformer(
         sparsity_target=0.1,
         sparsity_cost=0.0,
         shuffle=True,
+        chunk_size=None,
         layer_params=None,
         fine_tune=None,
         fine_tune_n_iter=10,
@@ -295,6 +332,7 @@ class DBNTransformer(
         self.sparsity_target = sparsity_target
         self.sparsity_cost = sparsity_cost
         self.shuffle = shuffle
+        self.chunk_size = chunk_size
         self.layer_params = layer_params
         self.fine_tune = fine_tune
         self.fine_tune_n_iter = fine_tune_n_iter
@@ -458,9 +496,15 @@ class DBNTransformer(
             np.iinfo(np.int32).max, size=len(sizes) + 1
         )
         layers = self._make_layers(sizes, seeds[:-1])
-        ctx = B.compute_context(X, self.device)
-        X = validate_array(self, X, ctx, reset=True, dtype=self.dtype)
+        if self.chunk_size is None:
+            ctx = B.compute_context(X, self.device)
+            X = validate_array(self, X, ctx, reset=True, dtype=self.dtype)
+            where = X
+        else:
+            X, ctx = validate_stream(self, X, self.device, reset=True, dtype=self.dtype)
+            where = _stream.to_compute(_stream.sample(X), ctx, self.dtype)
         xp = ctx.xp
+        dtype = where.dtype
 
         # The fitted attributes are set at the end only, so that a layer that
         # diverges leaves no half-built network behind.
@@ -473,7 +517,19 @@ class DBNTransformer(
                 raise DivergenceError(
                     f"Pre-training layer {i} of {type(self).__name__} failed: {exc}"
                 ) from exc
-            H = rbm.transform(H) if i + 1 < len(layers) else None
+            if i + 1 == len(layers):
+                H = None
+            elif self.chunk_size is None:
+                H = rbm.transform(H)
+            else:
+                # The layer above reads this one's output chunk by chunk,
+                # computed from the chunks of X: never held whole.
+                H = _stream.Rows(
+                    H,
+                    functools.partial(_hidden_rows, rbm, ctx, self.dtype),
+                    rbm.n_components,
+                    dtype,
+                )
             if self.verbose:
                 print(
                     f"[{type(self).__name__}] Layer {i + 1}/{len(layers)} "
@@ -482,8 +538,8 @@ class DBNTransformer(
                 )
         tuned = None, None, None
         if self.fine_tune == "autoencoder":
-            rng = B.make_rng(int(seeds[-1]), xp, B.device_of(X))
-            tuned = self._fine_tune(X, _unroll(layers, ctx, X.dtype), ctx, rng)
+            rng = B.make_rng(int(seeds[-1]), xp, B.device_of(where))
+            tuned = self._fine_tune(X, _unroll(layers, ctx, dtype), ctx, rng)
         self.rbms_ = layers
         self.coefs_, self.intercepts_, self.loss_curve_ = tuned
         return self
@@ -541,14 +597,10 @@ class DBNTransformer(
         curve = []
         for epoch in range(1, self.fine_tune_n_iter + 1):
             begin = time.perf_counter()
-            order = rng.permutation(n_samples) if self.shuffle else None
             total = 0.0
-            for start in range(0, n_samples, self.batch_size):
-                stop = min(start + self.batch_size, n_samples)
-                idx = slice(start, stop) if order is None else order[start:stop]
-                Xb = B.take(X, idx, xp)
+            for Xb in self._epoch_batches(X, ctx, rng):
                 loss, grads = self._backprop(Xb, (coefs, intercepts), xp, work)
-                total = total + loss * (stop - start)
+                total = total + loss * Xb.shape[0]
                 params = adam.step(params, grads)
                 coefs[:], intercepts[:] = params[:n_net], params[n_net:]
             loss = B.scalar(total) / n_samples
@@ -567,6 +619,28 @@ class DBNTransformer(
                     f"time = {time.perf_counter() - begin:.2f}s"
                 )
         return coefs, intercepts, curve
+
+    def _epoch_batches(self, X, ctx, rng):
+        """One epoch's mini-batches of fine-tuning: from X in memory, or read
+        ``chunk_size`` rows at a time (see :mod:`skmv._stream`)."""
+        xp = ctx.xp
+        n_samples = X.shape[0]
+        if self.chunk_size is not None:
+            yield from _stream.iter_batches(
+                X,
+                _stream.batch_bounds(n_samples, self.batch_size),
+                chunk_size=self.chunk_size,
+                ctx=ctx,
+                dtype=self.dtype,
+                rng=rng,
+                shuffle=self.shuffle,
+            )
+            return
+        order = rng.permutation(n_samples) if self.shuffle else None
+        for start in range(0, n_samples, self.batch_size):
+            stop = min(start + self.batch_size, n_samples)
+            idx = slice(start, stop) if order is None else order[start:stop]
+            yield B.take(X, idx, xp)
 
     # ------------------------------------------------------------------
     # Inference
@@ -587,6 +661,29 @@ class DBNTransformer(
             applying each of ``rbms_``'s ``transform`` in turn.
         """
         check_is_fitted(self)
+        if self.chunk_size is not None and _stream.streamable(X):
+            X, ctx = validate_stream(
+                self, X, self.device, reset=False, dtype=self.dtype
+            )
+            check_same_place(
+                self,
+                _stream.sample(X),
+                ctx,
+                attribute="_first_weights",
+                method="transform",
+            )
+            xp = ctx.xp
+            network = self._network(ctx, B.resolve_dtype(self.dtype, X.dtype, xp))
+            H = _stream.map_rows(
+                X,
+                lambda A, _: self._walk(A, network, range(self._n_layers), xp),
+                self._n_features_out,
+                chunk_size=self.chunk_size,
+                ctx=ctx,
+                dtype=self.dtype,
+                estimator=self,
+            )
+            return ctx.give(H)
         ctx = B.compute_context(X, self.device)
         X = validate_array(self, X, ctx, reset=False, dtype=self.dtype)
         check_same_place(self, X, ctx, attribute="_first_weights", method="transform")

@@ -27,7 +27,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend as B
-from .base import DeviceMixin, check_same_place, validate_array, validate_code
+from . import _stream
+from .base import (
+    DeviceMixin,
+    check_same_place,
+    validate_array,
+    validate_code,
+    validate_stream,
+)
 from .exceptions import DivergenceError
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
@@ -69,6 +76,7 @@ class _BaseRBM(
         "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
         "sparsity_cost": [Interval(Real, 0, None, closed="left")],
         "shuffle": ["boolean"],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "dtype": [StrOptions({"float32", "float64"}), None],
@@ -159,6 +167,30 @@ class _BaseRBM(
         h : array of shape (n_samples, n_components)
             In the namespace of ``X``.
         """
+        if self.chunk_size is not None and _stream.streamable(X):
+            check_is_fitted(self)
+            X, ctx = validate_stream(
+                self, X, self.device, reset=False, dtype=self.dtype
+            )
+            check_same_place(
+                self,
+                _stream.sample(X),
+                ctx,
+                attribute="components_",
+                method="transform",
+            )
+            xp = ctx.xp
+            P = self._arrays(ctx, B.resolve_dtype(self.dtype, X.dtype, xp))
+            H = _stream.map_rows(
+                X,
+                lambda A, _: self._mean_hiddens(A, P, xp),
+                self.n_components,
+                chunk_size=self.chunk_size,
+                ctx=ctx,
+                dtype=self.dtype,
+                estimator=self,
+            )
+            return ctx.give(H)
         X, ctx, P = self._prepare(X, "transform")
         return ctx.give(self._mean_hiddens(X, P, ctx.xp))
 
@@ -278,14 +310,15 @@ class _BaseRBM(
         initial, final = self._validate_schedule()
         return initial if epoch < _MOMENTUM_SWITCH_EPOCH else final
 
-    def _initialize(self, X, xp, rng):
-        n_features = X.shape[1]
-        dtype, device = X.dtype, B.device_of(X)
+    def _initialize(self, n_samples, mean, xp, rng):
+        """Fresh parameters for data of ``n_samples`` rows whose columns have
+        the means ``mean`` (whose dtype and device the parameters take)."""
+        n_features = mean.shape[0]
+        dtype, device = mean.dtype, B.device_of(mean)
         self.components_ = rng.normal(
             (self.n_components, n_features), dtype, scale=0.01
         )
         self.intercept_hidden_ = xp.zeros(self.n_components, dtype=dtype, device=device)
-        mean = xp.mean(X, axis=0)
         if self._visible == "gaussian":
             # Hinton's guide: start the visible biases at the data mean.
             self.intercept_visible_ = mean
@@ -305,7 +338,7 @@ class _BaseRBM(
         )
         self.h_samples_ = (
             xp.zeros(
-                (min(self.batch_size, X.shape[0]), self.n_components),
+                (min(self.batch_size, n_samples), self.n_components),
                 dtype=dtype,
                 device=device,
             )
@@ -314,6 +347,41 @@ class _BaseRBM(
         )
         self._epoch = 0
         self.reconstruction_error_curve_ = []
+
+    def _training_data(self, X, *, reset):
+        """Validated X, where it computes, and its mini-batches.
+
+        Returns ``(X, ctx, batches, n_samples)``; ``batches(rng, shuffle)``
+        yields one epoch's mini-batches of ``batch_size`` rows: from X in
+        memory (``chunk_size=None``), or read ``chunk_size`` rows at a time,
+        the chunks in a shuffled order and the rows shuffled within each.
+        """
+        if self.chunk_size is None:
+            ctx = B.compute_context(X, self.device)
+            X = validate_array(self, X, ctx, reset=reset, dtype=self.dtype)
+            xp = ctx.xp
+
+            def batches(rng, shuffle):
+                for idx in self._batches(X.shape[0], rng, shuffle):
+                    yield B.take(X, idx, xp)
+
+            return X, ctx, batches, X.shape[0]
+
+        X, ctx = validate_stream(self, X, self.device, reset=reset, dtype=self.dtype)
+        bounds = _stream.batch_bounds(X.shape[0], self.batch_size)
+
+        def batches(rng, shuffle):
+            return _stream.iter_batches(
+                X,
+                bounds,
+                chunk_size=self.chunk_size,
+                ctx=ctx,
+                dtype=self.dtype,
+                rng=rng,
+                shuffle=shuffle,
+            )
+
+        return X, ctx, batches, X.shape[0]
 
     def _batches(self, n_samples, rng, shuffle):
         order = rng.permutation(n_samples) if shuffle else None
@@ -470,23 +538,33 @@ class _BaseRBM(
             The fitted model.
         """
         self._validate_schedule()
-        ctx = B.compute_context(X, self.device)
-        X = validate_array(self, X, ctx, reset=True, dtype=self.dtype)
+        X, ctx, batches, n_samples = self._training_data(X, reset=True)
         xp = ctx.xp
-        rng = B.make_rng(self.random_state, xp, B.device_of(X))
-        self._initialize(X, xp, rng)
-        n_samples = X.shape[0]
         # Evenly spaced rows: no random draw, so that fit(n_iter=1) and one
         # partial_fit from the same seed make the same updates.
         rows = np.unique(np.linspace(0, n_samples - 1, _MONITOR_ROWS).astype(np.intp))
-        monitor = B.take(X, rows, xp)
+        if self.chunk_size is None:
+            mean, monitor = _stream.column_mean(X, xp), B.take(X, rows, xp)
+        else:
+            # One pass for the column means, the finite check and the rows
+            # that monitor the epochs.
+            mean, monitor, _ = _stream.scan(
+                X,
+                chunk_size=self.chunk_size,
+                ctx=ctx,
+                dtype=self.dtype,
+                estimator=self,
+                gather=rows,
+            )
+        rng = B.make_rng(self.random_state, xp, B.device_of(monitor))
+        self._initialize(n_samples, mean, xp, rng)
         self._scale = self._error_scale(monitor, xp)
         work = xp.empty_like(self.components_)
         for epoch in range(1, self.n_iter + 1):
             begin = time.perf_counter()
             momentum = self._momentum_at(self._epoch)
-            for idx in self._batches(n_samples, rng, self.shuffle):
-                self._fit_batch(B.take(X, idx, xp), rng, xp, momentum, work)
+            for v in batches(rng, self.shuffle):
+                self._fit_batch(v, rng, xp, momentum, work)
             self._epoch += 1
             error = self._reconstruction_error(monitor, xp)
             self._check_diverged(error, epoch, xp)
@@ -519,25 +597,36 @@ class _BaseRBM(
         """
         self._validate_schedule()
         first = not hasattr(self, "components_")
-        ctx = B.compute_context(X, self.device)
-        X = validate_array(self, X, ctx, reset=first, dtype=self.dtype)
+        X, ctx, batches, n_samples = self._training_data(X, reset=first)
         xp = ctx.xp
+        where = _stream.sample(X) if self.chunk_size is not None else X
         rng = getattr(self, "_partial_rng", None)
         if rng is None or rng.xp is not xp:
-            rng = B.make_rng(self.random_state, xp, B.device_of(X))
+            rng = B.make_rng(self.random_state, xp, B.device_of(where))
             self._partial_rng = rng
         if first:
-            self._initialize(X, xp, rng)
-            self._scale = self._error_scale(X, xp)
+            if self.chunk_size is None:
+                mean, square = _stream.column_mean(X, xp), B.scalar(xp.mean(X * X))
+            else:
+                mean, _, square = _stream.scan(
+                    X,
+                    chunk_size=self.chunk_size,
+                    ctx=ctx,
+                    dtype=self.dtype,
+                    estimator=self,
+                    mean_square=True,
+                )
+            self._initialize(n_samples, mean, xp, rng)
+            self._scale = square + 1.0
         else:
             check_same_place(
-                self, X, ctx, attribute="components_", method="partial_fit"
+                self, where, ctx, attribute="components_", method="partial_fit"
             )
-            self._move_state(ctx, X.dtype)
+            self._move_state(ctx, B.resolve_dtype(self.dtype, X.dtype, xp))
         momentum = self._momentum_at(self._epoch)
         work = xp.empty_like(self.components_)
-        for idx in self._batches(X.shape[0], rng, shuffle=False):
-            self._fit_batch(B.take(X, idx, xp), rng, xp, momentum, work)
+        for v in batches(rng, False):
+            self._fit_batch(v, rng, xp, momentum, work)
         self._epoch += 1
         self._check_diverged(None, f"partial_fit call {self._epoch}", xp)
         return self
@@ -632,6 +721,15 @@ class GaussianBernoulliRBM(_BaseRBM):
         [0.01, 100]) instead of fixing it at 1.
     shuffle : bool, default=True
         Shuffle the rows before each epoch of ``fit``.
+    chunk_size : int or None, default=None
+        Rows read at once when training by streaming: with an int, ``fit``
+        and ``partial_fit`` read X (a NumPy memmap, a Zarr array,
+        :attr:`skmv.store.FeatureStore.X`, or any 2-D array read by row
+        slices) ``chunk_size`` rows at a time, so that memory holds a chunk
+        and its mini-batches, never the whole of X or a copy of it; ``fit``
+        visits the chunks in a shuffled order and shuffles the rows within
+        each (with ``shuffle``), and ``transform`` gathers its output chunk
+        by chunk. None reads X whole, as an array in memory. See Notes.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, sampling and shuffling. Pass an int for
         reproducible results.
@@ -677,6 +775,16 @@ class GaussianBernoulliRBM(_BaseRBM):
     probable) but is not comparable between models, because the partition
     function of a Gaussian-Bernoulli RBM is intractable.
 
+    Streaming (``chunk_size``) trains the same model as ``fit`` on the array
+    in memory when the rows come in the same order: with ``shuffle=False``
+    the mini-batches are the same rows whatever ``chunk_size`` is (rows left
+    at the end of a chunk start the next batch), and the weights agree to
+    float32 rounding. With ``shuffle=True`` the order differs (chunks
+    shuffled, then rows within a chunk) and so does the model, as another
+    seed would make it. Memory is about three chunks of X besides the
+    model; time, one more pass over X (the column means and the finite
+    check) than in memory.
+
     References
     ----------
     G. E. Hinton, "A practical guide to training restricted Boltzmann
@@ -716,6 +824,7 @@ class GaussianBernoulliRBM(_BaseRBM):
         sparsity_cost=0.0,
         learn_sigma=False,
         shuffle=True,
+        chunk_size=None,
         random_state=None,
         device="auto",
         dtype="float32",
@@ -733,6 +842,7 @@ class GaussianBernoulliRBM(_BaseRBM):
         self.sparsity_cost = sparsity_cost
         self.learn_sigma = learn_sigma
         self.shuffle = shuffle
+        self.chunk_size = chunk_size
         self.random_state = random_state
         self.device = device
         self.dtype = dtype
@@ -795,6 +905,15 @@ class BernoulliRBM(_BaseRBM):
         Weight of the sparsity penalty (Hinton's guide, section 11).
     shuffle : bool, default=True
         Shuffle the rows before each epoch of ``fit``.
+    chunk_size : int or None, default=None
+        Rows read at once when training by streaming: with an int, ``fit``
+        and ``partial_fit`` read X (a NumPy memmap, a Zarr array,
+        :attr:`skmv.store.FeatureStore.X`, or any 2-D array read by row
+        slices) ``chunk_size`` rows at a time, so that memory holds a chunk
+        and its mini-batches, never the whole of X or a copy of it; ``fit``
+        visits the chunks in a shuffled order and shuffles the rows within
+        each (with ``shuffle``), and ``transform`` gathers its output chunk
+        by chunk. None reads X whole, as an array in memory. See Notes.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, sampling and shuffling.
     device : {"auto", "cpu", "cuda"}, default="auto"
@@ -835,6 +954,16 @@ class BernoulliRBM(_BaseRBM):
     estimates the same sum from one random unit per row). It is deterministic
     and costs O(n_samples * n_features * n_components).
 
+    Streaming (``chunk_size``) trains the same model as ``fit`` on the array
+    in memory when the rows come in the same order: with ``shuffle=False``
+    the mini-batches are the same rows whatever ``chunk_size`` is (rows left
+    at the end of a chunk start the next batch), and the weights agree to
+    float32 rounding. With ``shuffle=True`` the order differs (chunks
+    shuffled, then rows within a chunk) and so does the model, as another
+    seed would make it. Memory is about three chunks of X besides the
+    model; time, one more pass over X (the column means and the finite
+    check) than in memory.
+
     References
     ----------
     G. E. Hinton, "A practical guide to training restricted Boltzmann
@@ -869,6 +998,7 @@ class BernoulliRBM(_BaseRBM):
         sparsity_target=0.1,
         sparsity_cost=0.0,
         shuffle=True,
+        chunk_size=None,
         random_state=None,
         device="auto",
         dtype="float32",
@@ -885,6 +1015,7 @@ class BernoulliRBM(_BaseRBM):
         self.sparsity_target = sparsity_target
         self.sparsity_cost = sparsity_cost
         self.shuffle = shuffle
+        self.chunk_size = chunk_size
         self.random_state = random_state
         self.device = device
         self.dtype = dtype

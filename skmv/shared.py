@@ -18,6 +18,7 @@ unit), visible biases ``b``, hidden biases ``c``, all of ``rbm_``.
 
 from __future__ import annotations
 
+import functools
 import time
 from numbers import Integral, Real
 
@@ -38,9 +39,10 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend as B
+from . import _stream
 from ._finetune import _MAX_SCALE, split_encoder
 from ._finetune import fine_tune as _fine_tune
-from .base import DeviceMixin, check_same_place, validate_array
+from .base import DeviceMixin, check_same_place, validate_array, validate_stream
 from .dbn import DBNTransformer
 from .rbm import BernoulliRBM
 
@@ -59,6 +61,7 @@ _RBM_PARAMS = (
     "sparsity_target",
     "sparsity_cost",
     "shuffle",
+    "chunk_size",
     "device",
     "dtype",
     "verbose",
@@ -335,6 +338,20 @@ class SharedRBM(
     shuffle : bool, default=True
         Shuffle the rows before each epoch of the shared RBM and of
         fine-tuning.
+    chunk_size : int or None, default=None
+        Rows read at once when training by streaming. With an int, ``fit``
+        reads X (a NumPy memmap, a Zarr array,
+        :attr:`skmv.store.FeatureStore.X`, or any 2-D array read by row
+        slices) ``chunk_size`` rows at a time and never holds X, a
+        modality's columns, an encoding or a scaled copy whole: each
+        encoder is fitted on its modality's columns streamed chunk by chunk
+        (its own ``chunk_size``, nested ones included, set to this one where
+        it is None; a Pipeline's steps fitted in turn, each transformer by
+        one streaming pass of ``partial_fit``, as StandardScaler has), the
+        shared RBM on the encodings computed chunk by chunk, and
+        fine-tuning on mini-batches cut from the chunks. ``transform``
+        gathers its output chunk by chunk. None holds X and the encodings
+        in memory. See Notes.
     fine_tune : {"crossmodal", "contrastive"} or None, default=None
         After greedy pre-training, train the whole network by
         back-propagation (see Notes): ``"crossmodal"`` so that each modality
@@ -450,6 +467,17 @@ class SharedRBM(
     under them, so compare its representations in the shared space rather
     than by ``reconstruct``.
 
+    Streaming (``chunk_size``) keeps a few chunks in memory besides the
+    model, whatever the size of X. Encoders other than skmv's must have
+    ``partial_fit`` (a Pipeline: each of its steps), which fits them in one
+    pass over the chunks; any other raises a ``TypeError`` naming the
+    modality. It costs time: the encoders' transforms are computed again
+    for each epoch of the shared RBM and of fine-tuning. With
+    ``shuffle=False`` the mini-batches are those of the in-memory ``fit``
+    and the model agrees with it to float32 rounding; with ``shuffle=True``
+    the chunks are visited in a shuffled order, their rows shuffled within
+    each, which makes another model, as another seed does.
+
     ``given`` must name at least one modality: with none clamped, the
     inferred encodings would not depend on ``X``. Naming all of them is
     allowed (nothing is inferred), except in :meth:`reconstruct`, whose
@@ -521,6 +549,7 @@ class SharedRBM(
         sparsity_target=0.1,
         sparsity_cost=0.0,
         shuffle=True,
+        chunk_size=None,
         fine_tune=None,
         fine_tune_n_iter=100,
         fine_tune_learning_rate=3e-3,
@@ -547,6 +576,7 @@ class SharedRBM(
         self.sparsity_target = sparsity_target
         self.sparsity_cost = sparsity_cost
         self.shuffle = shuffle
+        self.chunk_size = chunk_size
         self.fine_tune = fine_tune
         self.fine_tune_n_iter = fine_tune_n_iter
         self.fine_tune_learning_rate = fine_tune_learning_rate
@@ -582,15 +612,16 @@ class SharedRBM(
         """
         return xp.concat(encodings, axis=1)
 
-    def _check_finite(self, X, names, xp, *, fitted=True):
-        """Refuse NaN or infinity in the columns of the modalities read."""
+    def _check_finite(self, X, names, xp, *, fitted=True, offset=0):
+        """Refuse NaN or infinity in the columns of the modalities read;
+        ``offset`` is the row number of X's first row (a chunk's)."""
         for name, _, columns in self._iter(fitted=fitted):
             if name not in names:
                 continue
             block = B.take(X, columns, xp, axis=1)
             if not B.all_finite(block, xp):
                 bad = B.to_numpy(~xp.all(xp.isfinite(block), axis=1))
-                row = int(np.flatnonzero(np.asarray(bad))[0])
+                row = offset + int(np.flatnonzero(np.asarray(bad))[0])
                 raise ValueError(
                     f"Input X contains NaN or infinity in the columns of "
                     f"modality {name!r} (first in row {row}); "
@@ -598,8 +629,14 @@ class SharedRBM(
                     "modalities it reads."
                 )
 
-    def _encode(self, name, encoder, block, xp, dtype, *, fit=False):
-        """One modality's encoding of ``block``, checked, in ``xp`` and ``dtype``."""
+    def _encode(self, name, encoder, block, xp, dtype, *, fit=False, first=False):
+        """One modality's encoding of ``block``, checked, in ``xp`` and ``dtype``.
+
+        ``fit`` fits the encoder first; ``first`` (implied by ``fit``) marks
+        the first encoding of a fitted encoder, which records its kind of
+        array instead of checking its width.
+        """
+        first = first or fit
         if _is_passthrough(encoder):
             H = block
         elif fit and hasattr(encoder, "fit_transform"):
@@ -612,7 +649,7 @@ class SharedRBM(
         # in a data frame under scikit-learn's set_output.
         if not B.is_array(H) and hasattr(H, "__array__"):
             H = np.asarray(H)
-        if fit and isinstance(H, np.ndarray) and not isinstance(block, np.ndarray):
+        if first and isinstance(H, np.ndarray) and not isinstance(block, np.ndarray):
             # Its inverse_transform then takes NumPy too (a Pipeline whose
             # scaler hands its DBN NumPy, say): reconstruct gives it NumPy.
             self._numpy_encodings.add(name)
@@ -625,7 +662,7 @@ class SharedRBM(
             )
         if H.dtype != dtype:
             H = xp.astype(H, dtype)
-        if not fit and H.shape[1] != self._width(name):
+        if not first and H.shape[1] != self._width(name):
             raise ValueError(
                 f"The encoder of modality {name!r} returned {H.shape[1]} "
                 f"columns, but it returned {self._width(name)} at fit."
@@ -669,6 +706,8 @@ class SharedRBM(
             The fitted model.
         """
         self._validate_modalities()
+        if self.chunk_size is not None:
+            return self._fit_stream(X)
         ctx = B.compute_context(X, self.device)
         X = validate_array(
             self, X, ctx, reset=True, dtype=self.dtype, ensure_all_finite=False
@@ -707,8 +746,14 @@ class SharedRBM(
         V = self._hstack(encodings, xp)
         params = {name: getattr(self, name) for name in _RBM_PARAMS}
         self.rbm_ = BernoulliRBM(**params, random_state=int(seeds[-1])).fit(V)
-        self.encoding_mean_ = xp.mean(V, axis=0)
+        self.encoding_mean_ = _stream.column_mean(V, xp)
         self.modalities_ = fitted
+        self._finish_fit(X, ctx, random_state)
+        return self
+
+    def _finish_fit(self, X, ctx, random_state):
+        """Record the fitted encoders and fine-tune if asked (both paths)."""
+        fitted = self.modalities_
         self.named_modalities_ = Bunch(**{name: enc for name, enc, _ in fitted})
         self.fine_tune_loss_curve_ = None
         self.fine_tune_validation_curve_ = None
@@ -717,7 +762,8 @@ class SharedRBM(
             # Drawn after the pre-training seeds, so that fine_tune leaves
             # the pre-trained model as it is without.
             seed = int(random_state.randint(np.iinfo(np.int32).max))
-            rng = B.make_rng(seed, xp, B.device_of(X))
+            where = X if self.chunk_size is None else _stream.sample(X)
+            rng = B.make_rng(seed, ctx.xp, B.device_of(ctx.put(where)))
             begin = time.perf_counter()
             (
                 self.fine_tune_loss_curve_,
@@ -730,7 +776,96 @@ class SharedRBM(
                     f"{len(self.fine_tune_loss_curve_)} epochs, "
                     f"time = {time.perf_counter() - begin:.2f}s"
                 )
+
+    def _fit_stream(self, X):
+        """``fit`` reading X ``chunk_size`` rows at a time (see Notes)."""
+        X, ctx = validate_stream(
+            self, X, self.device, reset=True, dtype=self.dtype, ensure_all_finite=False
+        )
+        xp = ctx.xp
+        dtype = _stream.to_compute(_stream.sample(X), ctx, self.dtype).dtype
+        self._columns = self._resolve_columns(X)
+        names = [name for name, _, _ in self.modalities]
+        for start, A in _stream.iter_chunks(X, self.chunk_size, ctx, self.dtype):
+            self._check_finite(A, names, xp, fitted=False, offset=start)
+        if self.fine_tune is not None:
+            self._check_tunable()
+
+        random_state = check_random_state(self.random_state)
+        seeds = random_state.randint(np.iinfo(np.int32).max, size=len(names) + 1)
+        fitted, widths = [], []
+        self._numpy_encodings = set()
+        for i, (name, encoder, columns) in enumerate(self._iter(fitted=False)):
+            begin = time.perf_counter()
+            n_columns = (
+                len(range(X.shape[1])[columns])
+                if isinstance(columns, slice)
+                else len(columns)
+            )
+            # The modality's columns, read chunk by chunk where the model
+            # computes: never held whole.
+            block = _stream.Rows(
+                X,
+                functools.partial(_columns_rows, columns, ctx, self.dtype),
+                n_columns,
+                dtype,
+            )
+            if not _is_passthrough(encoder):
+                encoder = _stream.set_chunk_size(
+                    _seeded(clone(encoder), seeds[i]), self.chunk_size
+                )
+                _stream.fit_stream(
+                    encoder,
+                    block,
+                    self.chunk_size,
+                    who=f"The encoder of modality {name!r}",
+                )
+            first = self._encode(name, encoder, block[0:1], xp, dtype, first=True)
+            widths.append(first.shape[1])
+            fitted.append((name, encoder, _public_columns(columns)))
+            if self.verbose:
+                print(
+                    f"[{type(self).__name__}] ({i + 1} of {len(names)}) encoded "
+                    f"modality {name!r}: {n_columns} -> {widths[-1]} columns, "
+                    f"time = {time.perf_counter() - begin:.2f}s"
+                )
+
+        offsets = np.cumsum([0] + widths)
+        self.encoding_slices_ = {
+            name: slice(int(start), int(stop))
+            for name, start, stop in zip(names, offsets[:-1], offsets[1:])
+        }
+        # The shared RBM's visible layer, computed chunk by chunk from X.
+        V = _stream.Rows(
+            X,
+            functools.partial(self._encoded_rows, fitted, ctx),
+            int(offsets[-1]),
+            dtype,
+        )
+        params = {name: getattr(self, name) for name in _RBM_PARAMS}
+        self.rbm_ = BernoulliRBM(**params, random_state=int(seeds[-1])).fit(V)
+        self.encoding_mean_ = _stream.scan(
+            V,
+            chunk_size=self.chunk_size,
+            ctx=ctx,
+            dtype=self.dtype,
+            estimator=self,
+            finite=False,
+        )[0]
+        self.modalities_ = fitted
+        self._finish_fit(X, ctx, random_state)
         return self
+
+    def _encoded_rows(self, fitted, ctx, A):
+        """The joint visible layer of rows ``A`` of X, every modality encoded
+        by its fitted encoder in ``fitted``."""
+        xp = ctx.xp
+        A = _stream.to_compute(A, ctx, self.dtype)
+        encodings = [
+            self._encode(name, encoder, B.take(A, columns, xp, axis=1), xp, A.dtype)
+            for (name, encoder, _), columns in zip(fitted, self._columns)
+        ]
+        return self._hstack(encodings, xp)
 
     def _check_tunable(self):
         """Fine-tuning back-propagates through the encoders: refuse those
@@ -922,8 +1057,47 @@ class SharedRBM(
         h : array of shape (n_samples, n_components)
             In the namespace of ``X``.
         """
-        X, ctx, given = self._prepare(X, given, "transform")
         n_gibbs = 0 if self._fine_tuned else _N_GIBBS
+        if self.chunk_size is not None and _stream.streamable(X):
+            check_is_fitted(self)
+            given = self._check_given(given)
+            X, ctx = validate_stream(
+                self,
+                X,
+                self.device,
+                reset=False,
+                dtype=self.dtype,
+                ensure_all_finite=False,
+            )
+            check_same_place(
+                self,
+                _stream.sample(X),
+                ctx,
+                attribute="encoding_mean_",
+                method="transform",
+            )
+            xp = ctx.xp
+
+            def shared(A, start):
+                self._check_finite(A, given, xp, offset=start)
+                V = self._infer(
+                    A, given, ctx, n_gibbs=n_gibbs, mean_field=True, tol=_TOL
+                )
+                P = self.rbm_._arrays(ctx, V.dtype)
+                return self.rbm_._mean_hiddens(V, P, xp)
+
+            H = _stream.map_rows(
+                X,
+                shared,
+                self.n_components,
+                chunk_size=self.chunk_size,
+                ctx=ctx,
+                dtype=self.dtype,
+                estimator=self,
+                finite=False,
+            )
+            return ctx.give(H)
+        X, ctx, given = self._prepare(X, given, "transform")
         V = self._infer(X, given, ctx, n_gibbs=n_gibbs, mean_field=True, tol=_TOL)
         P = self.rbm_._arrays(ctx, V.dtype)
         return ctx.give(self.rbm_._mean_hiddens(V, P, ctx.xp))
@@ -1069,6 +1243,15 @@ def _compact(idx):
     if idx.size == 1 or np.all(np.diff(idx) == 1):
         return slice(int(idx[0]), int(idx[-1]) + 1)
     return idx
+
+
+def _columns_rows(columns, ctx, dtype, A):
+    """Columns ``columns`` of rows ``A`` of X, where ``ctx`` computes."""
+    if not (isinstance(A, np.ndarray) or B.is_array(A)):
+        A = np.asarray(A)
+    return _stream.to_compute(
+        B.take(A, columns, B.get_namespace(A), axis=1), ctx, dtype
+    )
 
 
 def _public_columns(columns):
