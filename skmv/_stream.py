@@ -33,7 +33,6 @@ from . import _backend as B
 __all__ = [
     "Rows",
     "batch_bounds",
-    "column_mean",
     "fit_stream",
     "iter_batches",
     "iter_chunks",
@@ -212,16 +211,6 @@ def iter_batches(
             f"The batch bounds ask for {int(np.asarray(bounds)[-1])} rows, more "
             "than the data hold."
         )
-
-
-def column_mean(X, xp):
-    """Mean of each column, accumulated in float64, in X's dtype.
-
-    float64 accumulation makes the mean of a whole array and the mean
-    gathered chunk by chunk (:func:`scan`) agree to the last bit or so.
-    """
-    total = xp.sum(X, axis=0, dtype=xp.float64)
-    return xp.astype(total / X.shape[0], X.dtype)
 
 
 def _first_bad_row(A, xp):

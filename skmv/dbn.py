@@ -243,7 +243,8 @@ class DBNTransformer(
     each epoch of a layer above (the lower layers' transforms once per
     epoch), and each layer reads X once more for its column means. With
     ``shuffle=False`` the mini-batches are those of the in-memory ``fit``
-    and the network agrees with it to float32 rounding; with
+    and the network agrees with it to float32 rounding (of the column
+    means, summed in float64 when streaming, in float32 in memory); with
     ``shuffle=True`` the chunks come in a shuffled order and their rows
     shuffled within each, which makes another model, as another seed does.
 

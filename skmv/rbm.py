@@ -544,7 +544,7 @@ class _BaseRBM(
         # partial_fit from the same seed make the same updates.
         rows = np.unique(np.linspace(0, n_samples - 1, _MONITOR_ROWS).astype(np.intp))
         if self.chunk_size is None:
-            mean, monitor = _stream.column_mean(X, xp), B.take(X, rows, xp)
+            mean, monitor = xp.mean(X, axis=0), B.take(X, rows, xp)
         else:
             # One pass for the column means, the finite check and the rows
             # that monitor the epochs.
@@ -606,7 +606,7 @@ class _BaseRBM(
             self._partial_rng = rng
         if first:
             if self.chunk_size is None:
-                mean, square = _stream.column_mean(X, xp), B.scalar(xp.mean(X * X))
+                mean, square = xp.mean(X, axis=0), B.scalar(xp.mean(X * X))
             else:
                 mean, _, square = _stream.scan(
                     X,
@@ -779,11 +779,12 @@ class GaussianBernoulliRBM(_BaseRBM):
     in memory when the rows come in the same order: with ``shuffle=False``
     the mini-batches are the same rows whatever ``chunk_size`` is (rows left
     at the end of a chunk start the next batch), and the weights agree to
-    float32 rounding. With ``shuffle=True`` the order differs (chunks
-    shuffled, then rows within a chunk) and so does the model, as another
-    seed would make it. Memory is about three chunks of X besides the
-    model; time, one more pass over X (the column means and the finite
-    check) than in memory.
+    float32 rounding (streaming sums the column means, where the visible
+    biases start, in float64; ``fit`` in memory in float32). With
+    ``shuffle=True`` the order differs (chunks shuffled, then rows within a
+    chunk) and so does the model, as another seed would make it. Memory is
+    about three chunks of X besides the model; time, one more pass over X
+    (the column means and the finite check) than in memory.
 
     References
     ----------
@@ -958,11 +959,12 @@ class BernoulliRBM(_BaseRBM):
     in memory when the rows come in the same order: with ``shuffle=False``
     the mini-batches are the same rows whatever ``chunk_size`` is (rows left
     at the end of a chunk start the next batch), and the weights agree to
-    float32 rounding. With ``shuffle=True`` the order differs (chunks
-    shuffled, then rows within a chunk) and so does the model, as another
-    seed would make it. Memory is about three chunks of X besides the
-    model; time, one more pass over X (the column means and the finite
-    check) than in memory.
+    float32 rounding (streaming sums the column means, where the visible
+    biases start, in float64; ``fit`` in memory in float32). With
+    ``shuffle=True`` the order differs (chunks shuffled, then rows within a
+    chunk) and so does the model, as another seed would make it. Memory is
+    about three chunks of X besides the model; time, one more pass over X
+    (the column means and the finite check) than in memory.
 
     References
     ----------

@@ -474,7 +474,9 @@ class SharedRBM(
     modality. It costs time: the encoders' transforms are computed again
     for each epoch of the shared RBM and of fine-tuning. With
     ``shuffle=False`` the mini-batches are those of the in-memory ``fit``
-    and the model agrees with it to float32 rounding; with ``shuffle=True``
+    and the model agrees with it to float32 rounding (of the column means,
+    summed in float64 when streaming, in float32 in memory; fine-tuning
+    carries it to about 1e-5 on the weights); with ``shuffle=True``
     the chunks are visited in a shuffled order, their rows shuffled within
     each, which makes another model, as another seed does.
 
@@ -746,7 +748,7 @@ class SharedRBM(
         V = self._hstack(encodings, xp)
         params = {name: getattr(self, name) for name in _RBM_PARAMS}
         self.rbm_ = BernoulliRBM(**params, random_state=int(seeds[-1])).fit(V)
-        self.encoding_mean_ = _stream.column_mean(V, xp)
+        self.encoding_mean_ = xp.mean(V, axis=0)
         self.modalities_ = fitted
         self._finish_fit(X, ctx, random_state)
         return self

@@ -22,6 +22,10 @@ from skmv.shared import SharedRBM
 
 RND_SEED = 0
 MB = 2**20
+# A streamed fit sums the column means (the visible biases' start) in
+# float64, an in-memory fit in float32; fine-tuning carries the difference,
+# about 1e-5, into weights of 0.01 to 1.
+TUNED_ATOL = 1e-4
 
 
 def _memmap(tmp_path, X, name="X.npy"):
@@ -264,7 +268,12 @@ def test_shared_rbm_of_scaled_dbns_streamed_is_the_in_memory_model(
         assert_allclose(scaler.scale_, ref_scaler.scale_, rtol=1e-6)
         for a, b in zip(dbn.rbms_, ref_dbn.rbms_):
             assert_allclose(a.components_, b.components_, rtol=1e-4, atol=1e-6)
-    assert_allclose(model.rbm_.components_, ref.rbm_.components_, rtol=1e-4, atol=1e-6)
+    assert_allclose(
+        model.rbm_.components_,
+        ref.rbm_.components_,
+        rtol=1e-4,
+        atol=TUNED_ATOL if fine_tune else 1e-6,
+    )
     assert_allclose(model.encoding_mean_, ref.encoding_mean_, rtol=1e-5, atol=1e-7)
     if fine_tune:
         assert_allclose(
@@ -371,7 +380,10 @@ def test_shared_rbm_fits_a_memmap_several_times_larger_than_a_memory_cap(tmp_pat
     in_memory = model()
     assert _peak(lambda: in_memory.fit(M)) > 6 * cap
     assert_allclose(
-        streamed.rbm_.components_, in_memory.rbm_.components_, rtol=1e-4, atol=1e-6
+        streamed.rbm_.components_,
+        in_memory.rbm_.components_,
+        rtol=1e-4,
+        atol=TUNED_ATOL,
     )
     assert_allclose(
         streamed.fine_tune_loss_curve_, in_memory.fine_tune_loss_curve_, rtol=1e-5
