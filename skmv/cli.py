@@ -9,11 +9,17 @@ Subcommands:
     videos, songs (audio only: mp3, ogg, opus, flac, wav, m4a, ...) and
     silent footage may be mixed: a modality a file lacks is NaN in its rows,
     and the file records which modalities each row has.
+``skmv featurize PATHS... --store DIR``
+    The same rows, written into a features store (:mod:`skmv.store`) as
+    files finish: an interrupted run started again skips the files already
+    in DIR, and a later run with more files appends theirs.
 ``skmv fit features.npz -o model.skops [--labels labels.csv]``
     Learn a shared representation of the two modalities (per-modality deep
     belief networks and a shared RBM) and, with labels, a multi-timescale
     fusion classifier of 60-second windows. Training needs pairs: every row
-    must have both video and audio.
+    must have both video and audio. ``skmv fit DIR`` trains from a features
+    store, streaming ``--chunk-size`` rows at a time: the features need not
+    fit in memory.
 ``skmv retrieve model.skops QUERY --database features.npz``
     Query with the music (or the video) of a file's segments and list the
     nearest segments of the other modality in a database: music for a
@@ -35,7 +41,7 @@ unknown clips, a model without a classifier, training rows without both
 modalities, a database without the retrieved one), reported as one line
 starting ``skmv: error:``; 3 the command finished but skipped some media files
 (listed on stderr with their reasons); 130 interrupted (``featurize --cache
-DIR`` resumes where it stopped).
+DIR`` and ``featurize --store DIR`` resume where they stopped).
 """
 
 from __future__ import annotations
@@ -176,9 +182,6 @@ def _by_file(segments):
 def _featurize_segments(segments, *, n_jobs=1, cache=None, progress=True):
     """Feature rows ``[video | audio]`` of ``segments``, dropping bad files.
 
-    Files go to the featurizers a batch of ``n_jobs`` at a time, so that the
-    progress bar moves as files finish while the workers stay busy; the
-    cache is per file, so batching does not change what a rerun reuses.
     The columns of a modality a segment lacks (see ``Segment.modalities``)
     are NaN, not decoded: a missing modality, which the shared model's
     inference accepts.
@@ -190,6 +193,33 @@ def _featurize_segments(segments, *, n_jobs=1, cache=None, progress=True):
     skipped : list of (str, str)
         ``(path, reason)`` of the files whose segments were dropped.
     """
+    blocks, kept, skipped = [], [], []
+    for X, good, bad in _iter_featurized(
+        segments, n_jobs=n_jobs, cache=cache, progress=progress
+    ):
+        blocks.append(X)
+        kept.extend(good)
+        skipped.extend(bad)
+    if blocks:
+        X = np.concatenate(blocks).astype(np.float32, copy=False)
+    else:
+        X = np.empty((0, sum(_feature_widths())), np.float32)
+    return X, kept, skipped
+
+
+def _feature_widths():
+    return tuple(f._n_features_out for f in _featurizers())
+
+
+def _iter_featurized(segments, *, n_jobs=1, cache=None, progress=True):
+    """``(X, kept, skipped)`` of each batch of files of ``segments``, as it
+    finishes (see :func:`_featurize_segments`).
+
+    Files go to the featurizers a batch of ``n_jobs`` at a time, so that the
+    progress bar moves as files finish while the workers stay busy; the
+    cache is per file, so batching does not change what a rerun reuses. A
+    file's segments are all in one batch.
+    """
     import joblib
     from tqdm import tqdm
 
@@ -199,7 +229,6 @@ def _featurize_segments(segments, *, n_jobs=1, cache=None, progress=True):
     widths = {kind: f._n_features_out for kind, f in featurizers.items()}
     files = list(_by_file(segments).items())
     batch = max(1, joblib.effective_n_jobs(n_jobs))
-    blocks, kept, skipped = [], [], []
     with tqdm(
         total=len(segments),
         unit="segment",
@@ -224,22 +253,11 @@ def _featurize_segments(segments, *, n_jobs=1, cache=None, progress=True):
                         bad.setdefault(item.path, item.reason)
                 parts.append((todo, rows))
             good = [seg for seg in chunk if seg.path not in bad]
-            blocks.append(
-                np.hstack(
-                    [
-                        rows[[seg.path not in bad for seg in todo]]
-                        for todo, rows in parts
-                    ]
-                )
+            X = np.hstack(
+                [rows[[seg.path not in bad for seg in todo]] for todo, rows in parts]
             )
-            kept.extend(good)
-            skipped.extend(bad.items())
             bar.update(len(chunk))
-    if blocks:
-        X = np.concatenate(blocks).astype(np.float32, copy=False)
-    else:
-        X = np.empty((0, sum(widths.values())), np.float32)
-    return X, kept, skipped
+            yield X.astype(np.float32, copy=False), good, list(bad.items())
 
 
 def _segment(paths, seconds, streams=None, keep_last=False):
@@ -315,12 +333,15 @@ def _with_hint(reason):
 
 
 def _cmd_featurize(args):
-    _require_output_dir(args.output)
+    if args.store is None:
+        _require_output_dir(args.output)
     if args.seconds <= 0:
         _fail(f"--seconds must be positive, got {args.seconds}")
     if args.cache is not None and os.path.exists(args.cache):
         if not os.path.isdir(args.cache):
             _fail(f"{args.cache}: --cache must be a directory")
+    if args.store is not None:
+        return _featurize_into_store(args)
     segments = _segment(args.paths, args.seconds, keep_last=args.keep_last)
     n_files = len(_by_file(segments)) + len(segments.skipped)
     X, kept, bad = _featurize_segments(
@@ -372,6 +393,140 @@ def _cmd_featurize(args):
     return EXIT_SKIPPED if skipped else EXIT_OK
 
 
+# The per-row fields of a features store: those of a features file.
+_STORE_FIELDS = ("clips", "paths", "start", "duration", "modalities")
+# Rows a chunk of a features store holds when fit streams from it.
+DEFAULT_CHUNK_SIZE = 10_000
+
+
+def _store_state(path):
+    """The features store at ``path`` checked, or None where there is none
+    yet (no such directory, or an empty one): checked before any work."""
+    from .store import FeatureStore
+
+    if not os.path.exists(path):
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            _fail(f"{path}: cannot write there, no such directory {parent}")
+        return None
+    if os.path.isdir(path) and not os.listdir(path):
+        return None
+    if not os.path.isdir(path):
+        _fail(f"{path}: --store must be a directory (a features store)")
+    try:
+        store = FeatureStore(path)
+    except ValueError as exc:
+        raise UsageError(
+            f"{path}: not a skmv features store and not an empty directory ({exc})"
+        ) from exc
+    _check_store(store)
+    return store
+
+
+def _check_store(store):
+    """Refuse a store that is not of features, or of another skmv version."""
+    path, attrs = store.path, store.attrs
+    if (
+        attrs.get("format") != FEATURES_FORMAT
+        or set(store.row_fields) != set(_STORE_FIELDS)
+        or int(attrs.get("n_video", -1)) + int(attrs.get("n_audio", -1))
+        != len(store.feature_names)
+    ):
+        _fail(f"{path}: not a skmv features store (write one with skmv featurize)")
+    if attrs.get("format_version") != FORMAT_VERSION:
+        _fail(
+            f"{path}: features store format {attrs.get('format_version')}, this "
+            f"skmv reads format {FORMAT_VERSION}; featurize into a new store"
+        )
+    versions = {str(k): str(v) for k, v in attrs.get("versions", [])}
+    current = _skmv_version()
+    if versions.get("skmv") != current:
+        _fail(
+            f"{path}: computed by skmv {versions.get('skmv')}, this is skmv "
+            f"{current}; feature values may differ: featurize into a new store"
+        )
+    return versions
+
+
+def _featurize_into_store(args):
+    """featurize --store: each batch of files appended as it finishes; the
+    files already in the store are not computed again."""
+    from .features._batch import library_versions
+    from .store import FeatureStore
+
+    store = _store_state(args.store)
+    video_names, audio_names = _feature_names()
+    names = video_names + audio_names
+    if store is not None:
+        seconds = float(store.attrs["seconds"])
+        if seconds != float(args.seconds):
+            _fail(
+                f"{args.store}: holds segments of {seconds:g} s, not "
+                f"{args.seconds:g} s; featurize with --seconds {seconds:g} or "
+                "into a new store"
+            )
+        if store.feature_names != names:
+            _fail(f"{args.store}: its feature names are not this skmv's")
+    segments = _segment(args.paths, args.seconds, keep_last=args.keep_last)
+    files = _by_file(segments)
+    n_files = len(files) + len(segments.skipped)
+    done = store.sources if store is not None else frozenset()
+    there = [path for path in files if os.path.abspath(path) in done]
+    todo = [seg for seg in segments if os.path.abspath(seg.path) not in done]
+    added, added_clips, bad = 0, set(), []
+    for X, kept, skipped in _iter_featurized(
+        todo, n_jobs=args.n_jobs, cache=args.cache, progress=not args.quiet
+    ):
+        bad.extend(skipped)
+        if not kept:
+            continue
+        if store is None:
+            store = FeatureStore.create(
+                args.store,
+                feature_names=names,
+                row_fields=_STORE_FIELDS,
+                attrs={
+                    "format": FEATURES_FORMAT,
+                    "format_version": FORMAT_VERSION,
+                    "n_video": len(video_names),
+                    "n_audio": len(audio_names),
+                    "seconds": float(args.seconds),
+                    "versions": [list(pair) for pair in library_versions()],
+                },
+            )
+        store.append(
+            X,
+            sources=sorted({os.path.abspath(seg.path) for seg in kept}),
+            clips=np.array([seg.clip for seg in kept], dtype=str),
+            paths=np.array([seg.path for seg in kept], dtype=str),
+            start=np.array([seg.start for seg in kept], dtype=np.float64),
+            duration=np.array([seg.duration for seg in kept], dtype=np.float64),
+            modalities=_row_modalities(X, len(video_names)),
+        )
+        added += X.shape[0]
+        added_clips.update(seg.clip for seg in kept)
+    skipped = list(segments.skipped) + bad
+    if store is None or store.n_rows == 0:
+        if len(skipped) == 1:
+            _fail(f"{skipped[0][0]}: {_with_hint(skipped[0][1])}")
+        _report_skipped(skipped, n_files)
+        _fail("no segments to write: every media file was skipped")
+    clip_modalities = {}
+    for clip, modalities in zip(
+        store.rows("clips").tolist(), store.rows("modalities").tolist()
+    ):
+        clip_modalities.setdefault(clip, modalities)
+    print(
+        f"{args.store}: added {added} segments of {len(added_clips)} clip(s)"
+        + (f" ({len(there)} file(s) already there)" if there else "")
+        + f"; it holds {store.n_rows} segments of {len(clip_modalities)} clip(s): "
+        f"{_count_combinations(clip_modalities.values())}; "
+        f"{len(video_names)} video + {len(audio_names)} audio features"
+    )
+    _report_skipped(skipped, n_files)
+    return EXIT_SKIPPED if skipped else EXIT_OK
+
+
 # ----------------------------------------------------------------------------
 # Features files
 # ----------------------------------------------------------------------------
@@ -392,10 +547,49 @@ _FEATURE_KEYS = (
 )
 
 
-def _load_features(path):
-    """The arrays of a features file, checked to be ours and current."""
+def _load_store(path):
+    """A features store as :func:`_load_features` gives a file: its rows
+    (``X``, read on demand) and their fields."""
     from sklearn.utils import Bunch
 
+    from .store import FeatureStore
+
+    try:
+        store = FeatureStore(path)
+    except ValueError as exc:
+        raise UsageError(
+            f"{path}: a directory that is not a skmv features store (write one "
+            "with skmv featurize --store)"
+        ) from exc
+    versions = _check_store(store)
+    rows = {name: store.rows(name) for name in _STORE_FIELDS}
+    if store.n_rows == 0:
+        rows = {name: np.empty(0, dtype=str) for name in _STORE_FIELDS}
+    n_video, n_audio = int(store.attrs["n_video"]), int(store.attrs["n_audio"])
+    seconds = float(store.attrs["seconds"])
+    return Bunch(
+        path=path,
+        X=store.X,
+        n_video=n_video,
+        n_audio=n_audio,
+        seconds=seconds,
+        feature_names=store.feature_names,
+        versions=versions,
+        fingerprint=_fingerprint(
+            n_video, n_audio, store.feature_names, seconds, versions["skmv"]
+        ),
+        store=True,
+        **rows,
+    )
+
+
+def _load_features(path, *, store=False):
+    """The arrays of a features file, checked to be ours and current; with
+    ``store``, a features store (a directory) too, its rows read on demand."""
+    from sklearn.utils import Bunch
+
+    if store and os.path.isdir(path):
+        return _load_store(path)
     _require_file(path, "features file")
     not_ours = f"{path}: not a skmv features file (write one with skmv featurize)"
     try:
@@ -455,6 +649,7 @@ def _load_features(path):
         fingerprint=_fingerprint(
             n_video, n_audio, names, float(data["seconds"]), versions["skmv"]
         ),
+        store=False,
     )
 
 
@@ -698,7 +893,7 @@ def _require_pairs(data):
 def _cmd_fit(args):
     from . import save_model
 
-    data = _load_features(args.features)
+    data = _load_features(args.features, store=True)
     _require_output_dir(args.output)
     _require_pairs(data)
     if data.X.shape[0] < 2:
@@ -716,6 +911,11 @@ def _cmd_fit(args):
         shared.set_params(
             fine_tune=args.fine_tune, fine_tune_n_iter=args.fine_tune_n_iter
         )
+    chunk_size = args.chunk_size
+    if chunk_size is None and data.store:
+        chunk_size = DEFAULT_CHUNK_SIZE
+    # A store streams: its rows are read chunk_size at a time, never whole.
+    shared.set_params(chunk_size=chunk_size)
     shared.fit(data.X)
     classifier = None
     if windows is not None:
@@ -1114,7 +1314,8 @@ def _build_parser():
         "featurize",
         help="media files -> features file (.npz)",
         description="Cut media files into segments and compute video and audio "
-        "features, one row per segment, into a .npz file. Music videos, songs "
+        "features, one row per segment, into a .npz file (-o) or a features "
+        "store (--store DIR), which grows as files finish. Music videos, songs "
         "(audio only) and silent footage may be mixed: a modality a file lacks "
         "is NaN in its rows, each row's modalities are recorded, and the "
         "summary counts the clips of each kind. Files that cannot be used are "
@@ -1128,8 +1329,15 @@ def _build_parser():
         metavar="PATH",
         help="media files and folders of them: music videos, songs, footage",
     )
-    p.add_argument(
-        "-o", "--output", required=True, help="the features file to write (.npz)"
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("-o", "--output", help="the features file to write (.npz)")
+    where.add_argument(
+        "--store",
+        metavar="DIR",
+        help="write into the features store DIR instead, as files finish: "
+        "started again, it skips the files already in DIR (an interrupted run "
+        "resumes), and more files are added to it; skmv fit DIR trains from "
+        "it without loading it whole",
     )
     p.add_argument(
         "--seconds",
@@ -1174,7 +1382,8 @@ def _build_parser():
     )
     p.add_argument(
         "features",
-        help="a features file written by skmv featurize, of music videos",
+        help="a features file written by skmv featurize, or a features store "
+        "(featurize --store DIR), of music videos",
     )
     p.add_argument("-o", "--output", required=True, help="the model file (.skops)")
     p.add_argument(
@@ -1227,6 +1436,15 @@ def _build_parser():
         metavar="N",
         default=100,
         help="epochs of fine-tuning (default: 100)",
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        metavar="N",
+        default=None,
+        help="train by streaming N rows at a time, so that memory holds a few "
+        f"chunks of rows, never the whole data (default: {DEFAULT_CHUNK_SIZE} "
+        "for a features store; a .npz file is read whole)",
     )
     p.add_argument(
         "--random-state",
@@ -1397,12 +1615,13 @@ def main(argv=None):
         _err(f"skmv: error: {' '.join(str(exc).split())}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        _err(
-            "\nskmv: interrupted"
-            + (
-                "; run the same command again to resume from the cache"
-                if getattr(parsed, "cache", None)
-                else ""
+        resume = ""
+        if getattr(parsed, "store", None):
+            resume = (
+                "; run the same command again to resume: the files already in "
+                f"{parsed.store} are kept"
             )
-        )
+        elif getattr(parsed, "cache", None):
+            resume = "; run the same command again to resume from the cache"
+        _err("\nskmv: interrupted" + resume)
         return EXIT_INTERRUPTED

@@ -17,6 +17,7 @@ import skmv
 import skmv.io
 from skmv import cli, load_model, save_model
 from skmv.datasets import make_music_videos
+from skmv.store import FeatureStore
 
 # The fixtures build on each other: keep the file on one xdist worker.
 pytestmark = pytest.mark.xdist_group("cli")
@@ -1174,3 +1175,131 @@ def test_retrieve_report_output_is_checked_first(
     )
     assert_one_error_line(code, err, str(tmp_path), "is a directory")
     assert out == ""
+
+
+# ----------------------------------------------------------------------------
+# Features stores: featurize --store DIR, fit DIR
+# ----------------------------------------------------------------------------
+
+
+def test_featurize_into_a_store_resumes_and_appends(
+    corpus, features, tmp_path, monkeypatch
+):
+    files, store = corpus.paths[:3], tmp_path / "store"
+
+    # Interrupted in the second file: the first is in the store already.
+    with monkeypatch.context() as patch:
+        calls = _counting_isolated(patch, fail_at=3)
+        code, _, err = run(
+            "featurize", *files[:2], "--store", store, "--seconds", SECONDS, "-q"
+        )
+    assert code == 130
+    assert f"the files already in {store} are kept" in err
+    assert calls == [files[0], files[0], files[1]]
+    assert FeatureStore(store).sources == {os.path.abspath(files[0])}
+
+    # Started again with one more file: the first is not computed again, the
+    # others are appended, and the rows are those of the features file.
+    with monkeypatch.context() as patch:
+        calls = _counting_isolated(patch)
+        code, out, err = run(
+            "featurize", *files, "--store", store, "--seconds", SECONDS, "-q"
+        )
+    assert code == 0, err
+    assert calls == [files[1], files[1], files[2], files[2]]
+    assert (
+        f"{store}: added 24 segments of 2 clip(s) (1 file(s) already there); it "
+        "holds 36 segments of 3 clip(s): 3 with video and audio; 3044 video + "
+        "816 audio features"
+    ) in out
+    data = cli._load_features(str(store), store=True)
+    X_full, clips_full = _X(features[0])
+    rows = np.isin(clips_full, files)
+    assert np.asarray(data.X).tobytes() == X_full[rows].tobytes()
+    assert list(data.clips) == list(clips_full[rows])
+    with np.load(features[0], allow_pickle=False) as npz:
+        np.testing.assert_array_equal(data.start, npz["start"][rows])
+        assert list(data.modalities) == list(npz["modalities"][rows])
+        assert data.fingerprint == cli._load_features(str(features[0])).fingerprint
+
+    # Once more: nothing to compute, nothing added.
+    with monkeypatch.context() as patch:
+        calls = _counting_isolated(patch)
+        code, out, _ = run(
+            "featurize", *files, "--store", store, "--seconds", SECONDS, "-q"
+        )
+    assert code == 0 and calls == []
+    assert "added 0 segments of 0 clip(s) (3 file(s) already there)" in out
+    assert FeatureStore(store).n_rows == 36
+
+
+def test_fit_streams_from_a_store_as_from_the_same_features_file(
+    corpus, features, tmp_path
+):
+    """fit DIR reads the store chunk by chunk; with the same --chunk-size, the
+    features file of the same rows gives the same model."""
+    files, store = corpus.paths[:2], tmp_path / "store"
+    code, _, err = run(
+        "featurize", *files, "--store", store, "--seconds", SECONDS, "-q"
+    )
+    assert code == 0, err
+    with np.load(features[0], allow_pickle=False) as npz:
+        rows = np.isin(npz["clips"], files)
+        data = {
+            key: npz[key][rows] if npz[key].shape[:1] == rows.shape else npz[key]
+            for key in npz.files
+        }
+    same = tmp_path / "same.npz"
+    with open(same, "wb") as f:
+        np.savez(f, **data)
+    options = [*FIT_OPTIONS, "--n-iter", 3, "--fine-tune-n-iter", 2]
+    models = {}
+    for name, source in (("store", store), ("file", same)):
+        path = tmp_path / f"{name}.skops"
+        code, out, err = run("fit", source, "-o", path, *options, "--chunk-size", 7)
+        assert code == 0, err
+        assert f"wrote {path}: shared model" in out
+        models[name] = load_model(path)
+    shared = models["store"]["shared"]
+    assert shared.chunk_size == 7
+    assert shared.named_modalities_["video"][-1].chunk_size == 7
+    np.testing.assert_array_equal(
+        shared.rbm_.components_, models["file"]["shared"].rbm_.components_
+    )
+    assert models["store"]["fingerprint"] == models["file"]["fingerprint"]
+    # Without --chunk-size a store still streams; a features file does not.
+    path = tmp_path / "default.skops"
+    code, _, err = run("fit", store, "-o", path, *options, "--fine-tune", "none")
+    assert code == 0, err
+    assert load_model(path)["shared"].chunk_size == cli.DEFAULT_CHUNK_SIZE
+    code, _, err = run("fit", same, "-o", path, *options, "--fine-tune", "none")
+    assert code == 0, err
+    assert load_model(path)["shared"].chunk_size is None
+
+
+def test_store_mistakes_are_one_line(corpus, tmp_path):
+    store = tmp_path / "store"
+    code, _, err = run(
+        "featurize", corpus.paths[0], "--store", store, "--seconds", 12, "-q"
+    )
+    assert code == 0, err
+    code, _, err = run(
+        "featurize", corpus.paths[1], "--store", store, "--seconds", 6, "-q"
+    )
+    assert_one_error_line(code, err, str(store), "12 s, not 6 s", "--seconds 12")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine\n")
+    code, _, err = run("featurize", corpus.paths[0], "--store", notes, "-q")
+    assert_one_error_line(code, err, str(notes), "not a skmv features store")
+    assert os.listdir(notes) == ["todo.txt"]
+    code, _, err = run("fit", notes, "-o", tmp_path / "m.skops")
+    assert_one_error_line(code, err, str(notes), "not a skmv features store")
+    code, _, err = run(
+        "featurize", corpus.paths[0], "--store", tmp_path / "no" / "store"
+    )
+    assert_one_error_line(code, err, "no such directory")
+    for argv in (["-o", tmp_path / "f.npz", "--store", store], []):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["featurize", str(corpus.paths[0]), *map(str, argv)])
+        assert exit_.value.code == 2
