@@ -20,8 +20,9 @@ The demo
    space), CCA of the deep representations, CCA of the initial features, and
    random;
 4. classification (the paper's Table 2): average precision (AP) of the
-   style on 60-second windows, out of fold by clip, for the multi-timescale
-   fusion (:class:`~skmv.timescale.MultiTimescaleFusionClassifier`) against
+   style (at the corpus's default strength) on 60-second windows, out of
+   fold by clip, for the multi-timescale fusion
+   (:class:`~skmv.timescale.MultiTimescaleFusionClassifier`) against
    averaging the shared representation's base-1 predictions and averaging
    an SVM's;
 5. when skmv wins: precision at 10 of the fine-tuned shared model and of
@@ -29,7 +30,11 @@ The demo
    the training clips (the same held-out database), and both on real
    two-view data (:func:`skmv.datasets.load_digit_halves`), measured in the
    run;
-6. prints the tables, the wall time of each stage and a verdict drawn
+6. classification against the style's strength: the same three window
+   classifiers, with the same settings, on generated features
+   (:func:`skmv.datasets.make_music_video_features`) from a strength of 0
+   (no trace of the style: chance) to 3;
+7. prints the tables, the wall time of each stage and a verdict drawn
    from the numbers; writes the precision-at-N curves, the learning curve
    beside the digit halves and the AP bars as PNG files (matplotlib: ``make
    demo`` installs it; without it the plots are skipped with a note), and
@@ -107,6 +112,12 @@ LEARNING_FRACTIONS = (0.25, 0.5, 1.0)
 # Epochs of the digit halves' models (the gallery example's), and --quick's.
 DIGITS_EPOCHS = {"pre_train": 100, "fine_tune": 100}
 DIGITS_EPOCHS_QUICK = {"pre_train": 10, "fine_tune": 30}
+# Style strengths of the AP curve (make_music_video_features: 0 leaves no
+# trace of the label, its default is 1.5), and the clips generated at each.
+STYLE_STRENGTHS = (0.0, 1.0, 1.5, 2.0, 3.0)
+STYLE_STRENGTHS_QUICK = (0.0, 1.5, 3.0)
+N_CLIPS_STRENGTH = 200
+N_CLIPS_STRENGTH_QUICK = 60
 CLASSIFIERS = (
     "multi-timescale fusion",
     "averaging shared rep. base-1 predictions",
@@ -450,6 +461,43 @@ def _classification(X, groups, labels, video, audio, *, epochs, device, random_s
     return scores, y
 
 
+def _strength_curve(*, n_clips, strengths, epochs, device, random_state):
+    """AP of the three window classifiers against the style's strength, on
+    :func:`skmv.datasets.make_music_video_features` (features without
+    media, so every strength costs seconds): the demo's classification, with
+    the same settings at every strength."""
+    from sklearn.metrics import average_precision_score
+
+    from .datasets import make_music_video_features
+
+    curve = {name: {} for name in CLASSIFIERS}
+    chance = {}
+    for strength in strengths:
+        data = make_music_video_features(
+            n_clips,
+            n_segments=10,
+            style_strength=strength,
+            random_state=random_state,
+        )
+        video, audio = (columns for _, columns in data.modalities)
+        groups = np.asarray(data.groups)
+        labels = dict(zip(np.unique(groups).tolist(), data.clip_labels.tolist()))
+        scores, y = _classification(
+            data.X.astype(np.float32),
+            groups,
+            labels,
+            video,
+            audio,
+            epochs=epochs,
+            device=device,
+            random_state=random_state,
+        )
+        for name, s in scores.items():
+            curve[name][strength] = float(average_precision_score(y, s))
+        chance[strength] = float(y.mean())
+    return curve, chance
+
+
 def _bootstrap(statistic, n, rng, n_resamples=1000, level=0.9):
     """Percentile interval of ``statistic(rows)`` over resampled rows."""
     values = []
@@ -621,7 +669,9 @@ def _format_row(row):
     return f"  {name:<40s}  " + "  ".join(parts)
 
 
-def _figures(ranks, max_n, n_database, aps, chance, curve, digits):
+def _figures(
+    ranks, max_n, n_database, aps, chance, curve, digits, strengths, strength_chance
+):
     """{file name: matplotlib Figure}, or None without matplotlib."""
     try:
         from matplotlib.figure import Figure
@@ -671,14 +721,27 @@ def _figures(ranks, max_n, n_database, aps, chance, curve, digits):
     right.set(ylim=(0, 1), ylabel="P@10 among 500", title="Real data: digit halves")
     figures["skmv_against_cca.png"] = fig
 
-    fig = Figure(figsize=(7, 3), layout="constrained")
-    ax = fig.subplots()
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    ax, right = fig.subplots(1, 2, width_ratios=(3, 2))
     names = list(aps)[::-1]
     ax.barh(names, [aps[name] for name in names], color="tab:orange")
     ax.axvline(chance, color="gray", linestyle="--", label="chance")
     ax.set(xlim=(0, 1), xlabel="average precision, 60-second windows")
     ax.set_title("Classifying the style (out of fold)")
     ax.legend(loc="lower right")
+    levels = sorted(strength_chance)
+    for name, marker in zip(CLASSIFIERS, ("o", "s", "^")):
+        right.plot(levels, [strengths[name][v] for v in levels], marker=marker,
+                   label=name)  # fmt: skip
+    right.plot(levels, [strength_chance[v] for v in levels], "--", color="gray",
+               label="chance")  # fmt: skip
+    right.set(
+        xlabel="style strength (generated features)",
+        ylabel="AP",
+        ylim=(0, 1.05),
+        title="How visible the style is",
+    )
+    right.legend(loc="upper left", fontsize="x-small")
     figures["classification_ap.png"] = fig
     return figures
 
@@ -845,14 +908,14 @@ def run(
     begin = time.perf_counter()
 
     _progress(
-        f"[1/7] corpus: {n_clips} one-minute clips in "
+        f"[1/8] corpus: {n_clips} one-minute clips in "
         f"{_corpus_directory(cache, n_clips, random_state)}"
     )
     t = time.perf_counter()
     corpus, n_encoded = _make_corpus(n_clips, cache, random_state, n_jobs)
     seconds["corpus"] = time.perf_counter() - t
 
-    _progress(f"[2/7] features of 6-second segments (cache: {cache / 'features'})")
+    _progress(f"[2/8] features of 6-second segments (cache: {cache / 'features'})")
     t = time.perf_counter()
     X, segments, n_video, n_computed = _featurize(corpus, cache, n_jobs)
     seconds["features"] = time.perf_counter() - t
@@ -864,7 +927,7 @@ def run(
     # on a loaded two-core machine this stage ran 6 times faster so.
     with threadpool_limits(limits=1, user_api="blas"):
         _progress(
-            f"[3/7] retrieval: two shared RBMs, one fine-tuned, and two CCAs "
+            f"[3/8] retrieval: two shared RBMs, one fine-tuned, and two CCAs "
             f"({epochs['retrieval']} epochs, {epochs['fine_tune']} of fine-tuning)"
         )
         t = time.perf_counter()
@@ -882,7 +945,7 @@ def run(
         seconds["retrieval"] = time.perf_counter() - t
 
         _progress(
-            "[4/7] learning curve: the fine-tuned model and CCA from a quarter "
+            "[4/8] learning curve: the fine-tuned model and CCA from a quarter "
             "and a half of the training clips"
         )
         t = time.perf_counter()
@@ -903,7 +966,7 @@ def run(
             curve[name][n_train_clips] = float(np.mean(ranks[name] < 10))
         seconds["learning curve"] = time.perf_counter() - t
 
-        _progress("[5/7] real two-view data: the digit halves")
+        _progress("[5/8] real two-view data: the digit halves")
         t = time.perf_counter()
         digits_epochs = DIGITS_EPOCHS_QUICK if quick else DIGITS_EPOCHS
         digits = _digits(
@@ -915,7 +978,7 @@ def run(
         seconds["digits halves"] = time.perf_counter() - t
 
         _progress(
-            f"[6/7] classification: {N_FOLDS} folds by clip "
+            f"[6/8] classification: {N_FOLDS} folds by clip "
             f"({epochs['classification']} epochs)"
         )
         t = time.perf_counter()
@@ -932,7 +995,20 @@ def run(
         )
         seconds["classification"] = time.perf_counter() - t
 
-    _progress(f"[7/7] results, plots and report ({out})")
+        _progress(
+            "[7/8] classification against the style's strength, on generated features"
+        )
+        t = time.perf_counter()
+        strengths, strength_chance = _strength_curve(
+            n_clips=N_CLIPS_STRENGTH_QUICK if quick else N_CLIPS_STRENGTH,
+            strengths=STYLE_STRENGTHS_QUICK if quick else STYLE_STRENGTHS,
+            epochs=epochs["classification"],
+            device=device,
+            random_state=random_state,
+        )
+        seconds["style strength"] = time.perf_counter() - t
+
+    _progress(f"[8/8] results, plots and report ({out})")
     t = time.perf_counter()
     max_n = min(50, n_database)
     curves = {name: precision_at_n_curve(r, max_n=max_n) for name, r in ranks.items()}
@@ -948,9 +1024,24 @@ def run(
     chance_ap = float(y.mean())
     verdict = _verdict(ranks, n_database, scores, y, random_state)
     verdict.append(_curve_verdict(curve, digits, n_database))
-    figures = _figures(ranks, max_n, n_database, ap, chance_ap, curve, digits)
+    figures = _figures(
+        ranks, max_n, n_database, ap, chance_ap, curve, digits, strengths,
+        strength_chance,
+    )  # fmt: skip
     plots = None if figures is None else _save(out, figures)
     tables = _tables(precision, ap, chance_ap, curve, digits, n_database, n_train, y)
+    n_strength = N_CLIPS_STRENGTH_QUICK if quick else N_CLIPS_STRENGTH
+    levels = sorted(strength_chance)
+    tables.append(
+        (
+            f"Classification against the style's strength: AP on {n_strength} "
+            "generated clips of features (make_music_video_features, one window "
+            "each; 0: no trace of the style)",
+            ["method", *(f"s={v:g}" for v in levels)],
+            [[name, *(strengths[name][v] for v in levels)] for name in CLASSIFIERS]
+            + [["chance (share of the style)", *(strength_chance[v] for v in levels)]],
+        )
+    )
     seconds["results"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - begin
 
@@ -1005,6 +1096,7 @@ def run(
         "report": str(report),
         "learning_curve": curve,
         "digits": digits,
+        "style_strength": {"ap": strengths, "chance": strength_chance},
     }
 
 
