@@ -73,7 +73,8 @@ class Rows:
 
     ``Rows(base, func, n_columns, dtype)[a:b]`` is ``func(base[a:b])``: the
     rows are computed when read, one slice at a time, and never held whole.
-    Only row slices are read (``rows[a:b]``, ``rows[a:b, :]``).
+    Only row slices are read (``rows[a:b]``, ``rows[a:b, :]``,
+    ``rows[a:b, ...]``), and the base is read by ``base[a:b, ...]``.
 
     Parameters
     ----------
@@ -100,12 +101,12 @@ class Rows:
 
     def __getitem__(self, key):
         rows = key[0] if isinstance(key, tuple) and len(key) == 2 else key
-        whole = not isinstance(key, tuple) or key[1] == slice(None)
+        whole = not isinstance(key, tuple) or key[1] in (slice(None), Ellipsis)
         if not (isinstance(rows, slice) and rows.step in (None, 1) and whole):
             raise TypeError(
                 f"{type(self).__name__} reads row slices, X[a:b]; got {key!r}."
             )
-        return self.func(self.base[rows])
+        return self.func(self.base[rows, ...])
 
     def __repr__(self):
         return f"Rows(shape={self.shape}, of {type(self.base).__name__})"
@@ -114,7 +115,7 @@ class Rows:
 def sample(X):
     """The first row of X as an array (NumPy for array-likes that are not
     arrays): where X's rows live, for the checks that compare places."""
-    A = X[0:1]
+    A = X[0:1, ...]
     return A if isinstance(A, np.ndarray) or B.is_array(A) else np.asarray(A)
 
 
@@ -140,7 +141,8 @@ def to_compute(A, ctx, dtype):
 def read_rows(X, start, stop, ctx, dtype):
     """Rows ``[start, stop)`` of ``X`` where ``ctx`` computes, in ``dtype``
     (see :func:`to_compute`)."""
-    return to_compute(X[start:stop], ctx, dtype)
+    # Two indices: array API arrays refuse a bare row slice of a 2-D array.
+    return to_compute(X[start:stop, ...], ctx, dtype)
 
 
 def iter_chunks(X, chunk_size, ctx, dtype):
@@ -320,7 +322,7 @@ def _is_skip(step):
 
 def _output(estimator, X, dtype):
     """``Rows`` of ``estimator.transform`` over X; its width from one row."""
-    sample = estimator.transform(X[0:1])
+    sample = estimator.transform(X[0:1, ...])
     return Rows(
         X, estimator.transform, sample.shape[1], getattr(sample, "dtype", dtype)
     )
@@ -357,7 +359,7 @@ def fit_stream(estimator, X, chunk_size, *, who):
     if hasattr(estimator, "partial_fit"):
         n = X.shape[0]
         for start in range(0, n, chunk_size):
-            estimator.partial_fit(X[start : min(start + chunk_size, n)])
+            estimator.partial_fit(X[start : min(start + chunk_size, n), ...])
         return estimator
     raise TypeError(
         f"{who}, {type(estimator).__name__}, cannot be fitted chunk by chunk: "

@@ -822,7 +822,7 @@ class SharedRBM(
                     self.chunk_size,
                     who=f"The encoder of modality {name!r}",
                 )
-            first = self._encode(name, encoder, block[0:1], xp, dtype, first=True)
+            first = self._encode(name, encoder, block[0:1, ...], xp, dtype, first=True)
             widths.append(first.shape[1])
             fitted.append((name, encoder, _public_columns(columns)))
             if self.verbose:
