@@ -1303,3 +1303,54 @@ def test_store_mistakes_are_one_line(corpus, tmp_path):
         with pytest.raises(SystemExit) as exit_:
             cli.main(["featurize", str(corpus.paths[0]), *map(str, argv)])
         assert exit_.value.code == 2
+
+
+def _store_of(features_path, store_path):
+    """A features store of the rows of a features file, one chunk per clip,
+    as featurize --store writes it (without featurizing again)."""
+    with np.load(features_path, allow_pickle=False) as npz:
+        data = {key: npz[key] for key in npz.files}
+    store = FeatureStore.create(
+        store_path,
+        feature_names=data["feature_names"].tolist(),
+        row_fields=cli._STORE_FIELDS,
+        attrs={
+            "format": cli.FEATURES_FORMAT,
+            "format_version": cli.FORMAT_VERSION,
+            "n_video": int(data["n_video"]),
+            "n_audio": int(data["n_audio"]),
+            "seconds": float(data["seconds"]),
+            "versions": data["versions"].tolist(),
+        },
+    )
+    for clip in dict.fromkeys(data["clips"].tolist()):
+        rows = data["clips"] == clip
+        store.append(
+            data["X"][rows],
+            sources=[os.path.abspath(clip)],
+            **{name: data[name][rows] for name in cli._STORE_FIELDS},
+        )
+    return store
+
+
+def test_fit_a_store_with_labels(corpus, features, tmp_path):
+    """--labels reads the labelled clips' windows from the store: the
+    classifier is the one the features file gives."""
+    store = _store_of(features[0], tmp_path / "store")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "".join(f"{c},{y}\n" for c, y in zip(corpus.paths, corpus.clip_labels))
+    )
+    options = [*FIT_OPTIONS, "--n-iter", 2, "--fine-tune", "none"]
+    classifiers = []
+    for source in (store.path, features[0]):
+        path = tmp_path / "m.skops"
+        code, out, err = run("fit", source, "-o", path, "--labels", labels, *options)
+        assert code == 0, err
+        assert "shared model and classifier" in out
+        classifiers.append(load_model(path)["classifier"])
+    X, _ = _X(features[0])
+    windows = X[: 10 * (len(X) // 10)].reshape(-1, 10 * X.shape[1])
+    np.testing.assert_array_equal(
+        classifiers[0].predict_proba(windows), classifiers[1].predict_proba(windows)
+    )
