@@ -659,12 +659,13 @@ def _tables(precision, ap, chance_ap, curve, digits, n_database, n_train, y):
     ]
 
 
-def _format_row(row):
+def _format_row(row, widths):
     """A table row as the demo prints it: a name, then numbers (3 decimals)
-    or column headers, right-aligned."""
+    or column headers, right-aligned in columns of ``widths``."""
     name, *cells = row
     parts = [
-        f"{cell:6.3f}" if isinstance(cell, float) else f"{cell:>6s}" for cell in cells
+        f"{cell:{w}.3f}" if isinstance(cell, float) else f"{cell:>{w}s}"
+        for cell, w in zip(cells, widths)
     ]
     return f"  {name:<40s}  " + "  ".join(parts)
 
@@ -807,7 +808,9 @@ def _report(out, *, tables, figures, verdict, seconds, examples, title):
         "in this run",
     )
     for text in verdict:
-        report.add_text("Verdict", " ".join(text.split()))
+        text = " ".join(text.split())
+        topic = text.split(":", 1)[0]  # Retrieval, Classification, When skmv wins
+        report.add_text(f"Verdict: {topic.lower()}", text)
     for table_title, header, rows in tables:
         report.add_table(
             table_title,
@@ -1053,10 +1056,11 @@ def run(
         + (" [--quick: few epochs, a check of the plumbing]" if quick else "")
     )
     for title, header, rows in tables:
+        widths = [max(6, len(cell)) for cell in header[1:]]
         print(f"\n{title}")
-        print(_format_row(header))
+        print(_format_row(header, widths))
         for row in rows:
-            print(_format_row(row))
+            print(_format_row(row, widths))
     print("\nWall time (s)")
     notes = {
         "corpus": f"{n_encoded} clips encoded, {n_clips - n_encoded} reused",
