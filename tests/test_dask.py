@@ -3,21 +3,26 @@
 decodes its file in its own isolated child process, and the rows are those of
 ``n_jobs=1``."""
 
+import json
 import os
 import re
+import signal
+import time
 
 import joblib
 import numpy as np
 import psutil
 import pytest
-from distributed import Client, LocalCluster, get_task_stream
+from distributed import Client, LocalCluster, WorkerPlugin, get_task_stream
 from numpy.testing import assert_array_equal
 
+from skmv import cli
 from skmv.datasets import make_music_videos
 from skmv.exceptions import MediaError
 from skmv.features import AudioFeaturizer, VideoFeaturizer, _batch
 from skmv.features._batch import MediaSkipWarning
 from skmv.io import Segment, segment_media
+from skmv.store import FeatureStore
 
 # Under --dist loadgroup (make test), one xdist worker for the module, so that
 # its tests share one corpus and one cluster.
@@ -155,3 +160,108 @@ def test_bad_file_is_skipped_on_the_cluster_as_here(segments, client, tmp_path):
     assert there.skipped_[0].reason == raised.value.reason != ""
     assert np.isnan(rows_there[2]).all() and np.isfinite(rows_there[:2]).all()
     assert_array_equal(rows_there, rows_here)
+
+
+def _counting(original, directory, victim=None):
+    """``_batch._isolated`` (where a file's rows are computed; a cached file
+    never gets there) leaving a file in ``directory`` for each computation,
+    and killing its own process (SIGKILL, as a crash or the OOM killer would)
+    the first time it starts on ``victim``, a (path, kind), after writing the
+    pids of its decoder processes into ``directory/killed``."""
+
+    def computed(func, kind, featurizer, where, spans, threads, *, path):
+        name = f"{kind}-{os.path.basename(path)}-{os.getpid()}-{time.time_ns()}"
+        open(os.path.join(directory, name), "w").close()
+        killed = os.path.join(directory, "killed")
+        if (path, kind) == victim and not os.path.exists(killed):
+            with open(killed, "w") as f:
+                f.write(" ".join(str(p.pid) for p in _decoder_children(os.getpid())))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(func, kind, featurizer, where, spans, threads, path=path)
+
+    computed.__wrapped__ = original
+    return computed
+
+
+class _KillOnce(WorkerPlugin):
+    """``_counting`` on every worker, those that replace a dead one included."""
+
+    name = "skmv-test-kill-once"
+
+    def __init__(self, directory, victim):
+        self.directory, self.victim = directory, victim
+
+    def setup(self, worker):
+        original = getattr(_batch._isolated, "__wrapped__", _batch._isolated)
+        _batch._isolated = _counting(original, self.directory, self.victim)
+
+    def teardown(self, worker):
+        _batch._isolated = getattr(_batch._isolated, "__wrapped__", _batch._isolated)
+
+
+def _gone(pid):
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_worker_killed_mid_file_costs_that_file_once_and_loses_nothing(
+    corpus, tmp_path, monkeypatch
+):
+    """``skmv featurize --store`` on the cluster while a worker dies in the
+    middle of a file: Dask runs that file's task again on a live worker, the
+    store holds every file's rows once, the same rows as one process writes,
+    no other file is computed twice, and the dead worker's decoder process
+    ends with it (what benchmarks/bench_corpus.py's kill run relies on)."""
+    paths = [os.path.abspath(path) for path in corpus.paths]
+    victim = (paths[2], "video")
+    reference, store = tmp_path / "reference", tmp_path / "store"
+    log = tmp_path / "computations"
+    log.mkdir()
+    argv = ["featurize", *paths, "--seconds", "6", "-q"]
+    assert cli.main([*argv, "--store", str(reference)]) == cli.EXIT_OK
+
+    # Counted here too: while the nanny restarts the dead worker, the cluster
+    # has one thread, and joblib runs a call of n_jobs=-1 with one worker
+    # thread in the calling process.
+    monkeypatch.setattr(_batch, "_isolated", _counting(_batch._isolated, str(log)))
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.register_plugin(_KillOnce(str(log), victim))
+        with joblib.parallel_config(backend="dask", client=client):
+            code = cli.main(
+                [*argv, "--store", str(store), "--cache", str(tmp_path / "cache")]
+                + ["--n-jobs", "-1"]
+            )
+    assert code == cli.EXIT_OK
+
+    # A worker died in the victim's video, and its decoder went with it.
+    decoders = [int(pid) for pid in (log / "killed").read_text().split()]
+    deadline = time.monotonic() + 30
+    while not all(_gone(pid) for pid in decoders) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(_gone(pid) for pid in decoders), decoders
+
+    # That computation, and no other, was done twice.
+    counts = {}
+    for name in os.listdir(log):
+        if name != "killed":
+            kind, base = name.split("-")[:2]
+            counts[kind, base] = counts.get((kind, base), 0) + 1
+    expected = {(k, os.path.basename(p)): 1 for k in ("video", "audio") for p in paths}
+    expected["video", os.path.basename(victim[0])] = 2
+    assert counts == expected
+
+    # Every file's rows once, bit for bit those of one process.
+    here, there = FeatureStore(reference), FeatureStore(store)
+    assert there.sources == frozenset(paths)
+    index = [json.loads(line) for line in open(store / "index.jsonl")]
+    assert sorted(s for entry in index for s in entry["sources"]) == sorted(paths)
+    for field in ("paths", "start"):
+        assert_array_equal(there.rows(field), here.rows(field))
+    assert_array_equal(np.asarray(there.X), np.asarray(here.X))
