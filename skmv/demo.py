@@ -307,16 +307,12 @@ def _retrieval(
     return ranks, train, test, retrievers
 
 
-def _learning_curve(
-    X, groups, train, test, video, audio, *, fine_tune_epochs, epochs, device,
-    random_state,
-):  # fmt: skip
+def _learning_curve(X, groups, train, test, retrievers, *, random_state):
     """P@10 on the held-out database of the fine-tuned shared model and of
     CCA of the initial features, learning from a quarter and a half of the
-    training clips (the whole is the retrieval table's row)."""
-    from .baselines import CCARetriever
-    from .retrieval import CrossModalRetriever
-    from .shared import SharedRBM
+    training clips (the whole is the retrieval table's row): unfitted
+    copies of the retrieval stage's rankings, so the settings are theirs."""
+    from sklearn.base import clone
 
     clips = np.unique(groups[train])
     order = np.random.default_rng(random_state).permutation(clips.size)
@@ -324,37 +320,10 @@ def _learning_curve(
     for fraction in LEARNING_FRACTIONS[:-1]:
         chosen = clips[order[: max(2, round(fraction * clips.size))]]
         rows = train[np.isin(groups[train], chosen)]
-        model = SharedRBM(
-            [
-                ("video", _deep((256, 256), epochs, device, random_state), video),
-                ("audio", _deep((128, 256), epochs, device, random_state), audio),
-            ],
-            n_components=256,
-            learning_rate=0.01,
-            n_iter=epochs,
-            device=device,
-            random_state=random_state,
-            fine_tune="contrastive",
-            fine_tune_n_iter=fine_tune_epochs,
-            fine_tune_learning_rate=1e-3,
-            fine_tune_dropout=0.2,
-        )
-        retrievers = (
-            CrossModalRetriever(
-                model, "audio", "video", space="shared", standardize=True
-            ),
-            CCARetriever(
-                "audio",
-                "video",
-                modalities=[
-                    ("video", "passthrough", video),
-                    ("audio", "passthrough", audio),
-                ],
-                n_components=16,
-                reg=1.0,
-            ),
-        )
-        for name, retriever in zip(LEARNING_CURVE, retrievers):
+        for name in LEARNING_CURVE:
+            retriever = clone(retrievers[name])
+            if retriever.get_params().get("prefit"):
+                retriever.set_params(prefit=False)  # learn the model anew
             retriever.fit(X[rows])
             ranks = np.asarray(retriever.retrieval_ranks(X[test]))
             curve[name][int(chosen.size)] = float(np.mean(ranks < 10))
@@ -953,16 +922,7 @@ def run(
         )
         t = time.perf_counter()
         curve = _learning_curve(
-            X,
-            groups,
-            train,
-            test,
-            video,
-            audio,
-            epochs=epochs["retrieval"],
-            fine_tune_epochs=epochs["fine_tune"],
-            device=device,
-            random_state=random_state,
+            X, groups, train, test, retrievers, random_state=random_state
         )
         n_train_clips = len(np.unique(groups[train]))
         for name in LEARNING_CURVE:
