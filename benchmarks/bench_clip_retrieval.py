@@ -37,8 +37,10 @@ Run it directly::
     embeddings of a fixed width (as a model's shared space has): ``--library``
     clips of ``--segments`` segments (default 10,000 four-minute tracks), one
     whole-track query and one 5-segment excerpt, ``scales=(1,)`` and
-    ``(1, 2, 5, 10)``. ``traced MiB`` is the peak of allocations during the
-    query (tracemalloc), above the index already in memory.
+    ``(1, 2, 5, 10)``, and with ``--hnsw`` scale 1 with a shortlist of 100
+    clips from an HNSW32 index (:class:`~skmv.neighbors.FaissNeighbors`).
+    ``traced MiB`` is the peak of allocations during the query
+    (tracemalloc), above the index already in memory.
 """
 
 from __future__ import annotations
@@ -354,8 +356,16 @@ def run_cost(args):
     groups = np.repeat(np.arange(args.library), args.segments)
     X_fit, g_fit = X[: 200 * args.segments], groups[: 200 * args.segments]
     query = X[: args.segments]
-    for scales in SCALES:
-        clips = ClipRetriever(retriever, scales=scales, chunk_size=args.chunk_size)
+    configurations = [(scales, None) for scales in SCALES]
+    if args.hnsw:
+        from skmv.neighbors import FaissNeighbors
+
+        shortlist = FaissNeighbors(index_factory="HNSW32", ef_search=64)
+        configurations.append(((1,), shortlist))
+    for scales, neighbors in configurations:
+        clips = ClipRetriever(
+            retriever, scales=scales, chunk_size=args.chunk_size, neighbors=neighbors
+        )
         clips.fit(X_fit, groups=g_fit)
         start = time.perf_counter()
         clips.index(X, groups)
@@ -385,8 +395,9 @@ def run_cost(args):
             peak = (tracemalloc.get_traced_memory()[1] - before) / 2**20
             tracemalloc.stop()
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            name = ",".join(map(str, scales)) + (" +HNSW" if neighbors else "")
             _say(
-                f"{','.join(map(str, scales)):<12s} {label:<18s} {index_s:8.1f} "
+                f"{name:<12s} {label:<18s} {index_s:8.1f} "
                 f"{index_mib:9.0f} {median:8.3f} {spread:6.0%} {peak:10.1f} {rss:11.0f}"
             )
 
@@ -403,6 +414,11 @@ def main(argv=None):
     p.add_argument("--dim", type=int, default=256)
     p.add_argument("--chunk-size", type=int, default=4096)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument(
+        "--hnsw",
+        action="store_true",
+        help="also scale 1 with an HNSW32 shortlist of 100 clips (FaissNeighbors)",
+    )
     args = parser.parse_args(argv)
     _say(*machine_lines(), "")
     {"corpus": run_corpus, "digits": run_digits, "cost": run_cost}[args.what](args)

@@ -51,6 +51,7 @@ _SUBMODULES = (
     "report",
     "retrieval",
     "shared",
+    "store",
     "timescale",
     "tuning",
 )

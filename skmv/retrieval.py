@@ -308,35 +308,9 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         self.neighbors_ = self._fit_neighbors(self.database_)
 
     def _fit_neighbors(self, D):
-        """A clone of ``neighbors`` with the retriever's metric, fitted on the
-        database ``D`` (as NumPy); None without ``neighbors``."""
-        if self.neighbors is None:
-            return None
-        try:
-            neighbors = clone(self.neighbors)
-            has_metric = "metric" in neighbors.get_params(deep=False)
-        except (TypeError, AttributeError) as exc:
-            raise TypeError(
-                f"neighbors must be a scikit-learn estimator (get_params, "
-                f"cloneable) with fit and kneighbors; {self.neighbors!r} (type "
-                f"{type(self.neighbors).__name__}) is not: {exc}"
-            ) from exc
-        if not has_metric:
-            raise TypeError(
-                f"neighbors={self.neighbors!r} has no metric parameter: the "
-                f"retriever sets it to its own metric={self.metric!r}, so that "
-                "kneighbors measures distances as the exact scan does."
-            )
-        neighbors.set_params(metric=self.metric)
-        neighbors.fit(np.asarray(B.to_numpy(D)))
-        effective = getattr(neighbors, "effective_metric_", self.metric)
-        if effective != self.metric:
-            raise ValueError(
-                f"neighbors={self.neighbors!r} was given metric={self.metric!r} "
-                f"but measures {effective!r} once fitted; the retriever needs "
-                f"the distances of its metric={self.metric!r}."
-            )
-        return neighbors
+        """A clone of ``neighbors`` fitted on the database ``D``; None
+        without ``neighbors``."""
+        return _fitted_neighbors(self.neighbors, self.metric, D)
 
     def _space_stats(self, D, xp):
         """(mean, scale) of the database ``D`` for ``standardize``, or Nones."""
@@ -723,6 +697,38 @@ def _ranks_blocks(Q, D, metric, chunk_size, xp):
     return np.asarray(B.to_numpy(xp.concat(ranks, axis=0)), dtype=np.intp)
 
 
+def _fitted_neighbors(neighbors, metric, D):
+    """A clone of the ``neighbors`` estimator with ``metric``, fitted on the
+    rows ``D`` (as NumPy); None for ``neighbors=None``."""
+    if neighbors is None:
+        return None
+    try:
+        fitted = clone(neighbors)
+        has_metric = "metric" in fitted.get_params(deep=False)
+    except (TypeError, AttributeError) as exc:
+        raise TypeError(
+            f"neighbors must be a scikit-learn estimator (get_params, "
+            f"cloneable) with fit and kneighbors; {neighbors!r} (type "
+            f"{type(neighbors).__name__}) is not: {exc}"
+        ) from exc
+    if not has_metric:
+        raise TypeError(
+            f"neighbors={neighbors!r} has no metric parameter: the retriever "
+            f"sets it to its own metric={metric!r}, so that kneighbors "
+            "measures distances as the exact scan does."
+        )
+    fitted.set_params(metric=metric)
+    fitted.fit(np.asarray(B.to_numpy(D)))
+    effective = getattr(fitted, "effective_metric_", metric)
+    if effective != metric:
+        raise ValueError(
+            f"neighbors={neighbors!r} was given metric={metric!r} but "
+            f"measures {effective!r} once fitted; the retriever needs the "
+            f"distances of its metric={metric!r}."
+        )
+    return fitted
+
+
 # --------------------------------------------------------------------------
 # Whole clips: ClipRetriever
 # --------------------------------------------------------------------------
@@ -1006,6 +1012,22 @@ class ClipRetriever(BaseEstimator):
         about ``chunk_size`` segments, against batches of query clips of about
         ``chunk_size`` segments, so memory stays bounded whatever the
         database's size.
+    neighbors : estimator or None, default=None
+        None: :meth:`kneighbors` scores every database clip (an exact scan).
+        An estimator with ``fit``, ``kneighbors`` and a ``metric`` parameter
+        (a :class:`~skmv.neighbors.FaissNeighbors`, or scikit-learn's
+        :class:`~sklearn.neighbors.NearestNeighbors`) is cloned with the
+        scale-1 retriever's metric and fitted on the database's segments
+        (``neighbors_``); each query segment then asks it for its
+        ``n_candidates`` nearest database segments, the ``n_candidates``
+        clips they hit most are shortlisted, and only those are slid over and
+        scored, exactly as without it; the others are left out. A library of
+        millions of segments then costs a query an approximate search plus
+        the scoring of a few clips.
+    n_candidates : int, default=100
+        Clips shortlisted per query clip with ``neighbors`` (and segments
+        asked for per query segment); at least the ``n_neighbors`` asked
+        for.
 
     Attributes
     ----------
@@ -1026,6 +1048,9 @@ class ClipRetriever(BaseEstimator):
         Segments of each indexed clip.
     n_database_ : int
         Number of indexed clips.
+    neighbors_ : estimator or None
+        The fitted clone of ``neighbors`` over the database's scale-1
+        segments; None without ``neighbors``.
     n_features_in_ : int
         Number of features seen during fit.
 
@@ -1094,6 +1119,8 @@ class ClipRetriever(BaseEstimator):
         "excerpt": [Interval(Integral, 1, None, closed="left"), None],
         "stride": [Interval(Integral, 1, None, closed="left")],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
+        "neighbors": [HasMethods(["fit", "kneighbors"]), None],
+        "n_candidates": [Interval(Integral, 1, None, closed="left")],
     }
     # Clip ids are what this estimator is about: fit and score ask for them
     # when metadata routing is enabled, as GroupKFold does.
@@ -1109,6 +1136,8 @@ class ClipRetriever(BaseEstimator):
         excerpt=None,
         stride=1,
         chunk_size=4096,
+        neighbors=None,
+        n_candidates=100,
     ):
         self.retriever = retriever
         self.n_neighbors = n_neighbors
@@ -1116,6 +1145,8 @@ class ClipRetriever(BaseEstimator):
         self.excerpt = excerpt
         self.stride = stride
         self.chunk_size = chunk_size
+        self.neighbors = neighbors
+        self.n_candidates = n_candidates
 
     # ------------------------------------------------------------------
     # Fitting and indexing
@@ -1285,6 +1316,12 @@ class ClipRetriever(BaseEstimator):
         self.database_clips_ = clips
         self.database_lengths_ = layout.lengths.copy()
         self.n_database_ = int(clips.size)
+        # Scale 1 is the smallest scale's windows: segments when 1 is in scales.
+        metric = getattr(self.retrievers_[0], "metric", "euclidean")
+        self.neighbors_ = _fitted_neighbors(self.neighbors, metric, databases[0])
+        # The clip of each indexed window of the smallest scale.
+        counts = _window_counts(self.database_lengths_, self.scales_[0])
+        self._window_clips = np.repeat(np.arange(self.n_database_), counts)
 
     def _clip_blocks(self, lengths):
         """``(c0, c1)`` ranges of whole clips of about ``chunk_size`` segments
@@ -1439,9 +1476,18 @@ class ClipRetriever(BaseEstimator):
         k = _check_n_neighbors(n_neighbors, self.n_neighbors, self.n_database_)
         X_arr, xp = self._validate(X, reset=False)
         clips, layout = self._layout(X_arr, groups)
-        _, scores, offsets = self._scores(
-            X_arr, xp, clips, layout, self.databases_, self.database_lengths_
-        )
+        if self.neighbors_ is not None and self.n_candidates < self.n_database_:
+            if k > self.n_candidates:
+                raise ValueError(
+                    f"n_neighbors={k} is more than the n_candidates="
+                    f"{self.n_candidates} clips shortlisted by neighbors; raise "
+                    "n_candidates."
+                )
+            scores, offsets = self._shortlist_scores(X_arr, xp, clips, layout)
+        else:
+            _, scores, offsets = self._scores(
+                X_arr, xp, clips, layout, self.databases_, self.database_lengths_
+            )
         if k < scores.shape[1]:
             part = np.argpartition(scores, k - 1, axis=1)[:, :k]
         else:
@@ -1453,6 +1499,48 @@ class ClipRetriever(BaseEstimator):
         dist = np.take_along_axis(scores, ind, axis=1)
         off = np.take_along_axis(offsets, ind, axis=1)
         return (dist, ind, off) if return_distance else (ind, off)
+
+    def _shortlist_scores(self, X_arr, xp, clips, full):
+        """Scores and offsets as ``_scores`` gives them, computed for the
+        clips that ``neighbors_`` shortlists for each query clip; inf for the
+        others."""
+        layout, _ = full.excerpt(self.excerpt)
+        self._check_lengths(clips, layout, "query")
+        n_q = clips.size
+        scores = np.full((n_q, self.n_database_), np.inf)
+        offsets = np.zeros((n_q, self.n_database_), dtype=np.intp)
+        lengths = self.database_lengths_
+        first = [
+            np.concatenate([[0], np.cumsum(_window_counts(lengths, k))[:-1]])
+            for k in self.scales_
+        ]
+        n_windows = self._window_clips.size
+        for q in range(n_q):
+            queries = self._query_windows(X_arr, xp, layout.subset(q, q + 1))
+            hits = self.neighbors_.kneighbors(
+                np.asarray(B.to_numpy(queries[0])),
+                n_neighbors=min(self.n_candidates, n_windows),
+                return_distance=False,
+            )
+            hits = np.asarray(hits).ravel()
+            votes = np.bincount(
+                self._window_clips[hits[hits >= 0]], minlength=self.n_database_
+            )
+            # The most hit clips, in index order (ties: the lower index).
+            order = np.argsort(-votes, kind="stable")[: self.n_candidates]
+            shortlist = np.sort(order[votes[order] > 0])
+            sub = []
+            for s, k in enumerate(self.scales_):
+                rows = _ranges(
+                    first[s][shortlist], _window_counts(lengths[shortlist], k)
+                )
+                D = self.databases_[s]
+                sub.append(B.take(D, rows, B.get_namespace(D), axis=0))
+            s, o = self._score_batch(
+                queries, layout.lengths[q : q + 1], sub, lengths[shortlist]
+            )
+            scores[q, shortlist], offsets[q, shortlist] = s[0], o[0]
+        return scores, offsets
 
     def retrieval_ranks(self, X, y=None, groups=None):
         """Rank of each clip of ``X`` among the clips of ``X``.

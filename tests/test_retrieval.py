@@ -971,3 +971,50 @@ def test_a_prefit_shared_model_indexes_a_library_of_one_modality():
     assert np.all(dist[:, 0] <= dist[:, 1])
     with pytest.raises(ValueError, match="scale 2 needs a segment retriever"):
         ClipRetriever(segment, scales=(1, 2)).fit(X[train], groups=groups[train])
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_clip_retriever_shortlists_clips_with_neighbors(metric):
+    """neighbors shortlists the clips that are then scored exactly."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from skmv.neighbors import FaissNeighbors
+    from skmv.retrieval import ClipRetriever
+
+    X, groups = _clip_data(n_clips=40, noise=0.3)
+    train = np.isin(groups, np.unique(groups)[:20])
+    Xd, gd = X[~train], groups[~train]
+    params = dict(scales=(1, 2), excerpt=4, n_neighbors=3)
+    exact = ClipRetriever(_cca(metric), **params).fit(X[train], groups=groups[train])
+    exact.index(Xd, gd)
+    ref = exact.kneighbors(Xd, gd, n_neighbors=20)
+    for neighbors in (NearestNeighbors(), FaissNeighbors(index_factory="Flat")):
+        # Every clip shortlisted: the exact scan's answer.
+        every = clone(exact).set_params(neighbors=neighbors, n_candidates=20)
+        every.fit(X[train], groups=groups[train]).index(Xd, gd)
+        assert every.neighbors_.get_params()["metric"] == metric
+        got = every.kneighbors(Xd, gd, n_neighbors=20)
+        assert_allclose(got[0], ref[0], rtol=1e-6)
+        assert_array_equal(got[1], ref[1])
+        assert_array_equal(got[2], ref[2])
+    # A shortlist of 5 of the 20 clips: each clip returned has its exact
+    # score and offset, and the exact scan's best clip is found for most
+    # queries (15 of 20 here; 18 with 10 candidates, all with 15).
+    short = clone(exact).set_params(
+        neighbors=FaissNeighbors(index_factory="Flat"), n_candidates=5
+    )
+    short.fit(X[train], groups=groups[train]).index(Xd, gd)
+    dist, ind, off = short.kneighbors(Xd, gd)
+    assert np.mean(ind[:, 0] == ref[1][:, 0]) >= 0.7
+    exact_scores = np.full((20, 20), np.inf)
+    np.put_along_axis(exact_scores, ref[1], ref[0], axis=1)
+    assert_allclose(dist, np.take_along_axis(exact_scores, ind, axis=1), rtol=1e-6)
+    exact_offsets = np.zeros((20, 20), int)
+    np.put_along_axis(exact_offsets, ref[1], ref[2], axis=1)
+    assert_array_equal(off, np.take_along_axis(exact_offsets, ind, axis=1))
+    # Ranks and score stay exact scans.
+    assert_array_equal(
+        short.retrieval_ranks(Xd, groups=gd), exact.retrieval_ranks(Xd, groups=gd)
+    )
+    with pytest.raises(ValueError, match="more than the n_candidates=5"):
+        short.kneighbors(Xd, gd, n_neighbors=6)
