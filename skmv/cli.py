@@ -24,7 +24,9 @@ Subcommands:
     Query with the music (or the video) of a file's segments and list the
     nearest segments of the other modality in a database: music for a
     video from a music library featurized alone, or footage for a song.
-    Database rows without the retrieved modality are left out. ``--by clip``
+    Database rows without the retrieved modality are left out.
+    ``--database DIR`` searches a features store, embedded a chunk at a
+    time rather than read whole. ``--by clip``
     answers "which of my tracks fits this video?": the query's segments (or
     an ``--excerpt``) slide over every database clip, and the best clips are
     listed with the time range they match. ``--report report.html`` also
@@ -1048,7 +1050,7 @@ def _cmd_retrieve(args):
     if args.report is not None:
         _require_output_dir(args.report)
     bundle = _load_bundle(args.model)
-    database = _load_features(args.database)
+    database = _load_features(args.database, store=True)
     problem = _describe_mismatch(bundle["fingerprint"], database.fingerprint)
     if problem:
         _fail(
@@ -1082,7 +1084,7 @@ def _cmd_retrieve(args):
         return _retrieve_clips(args, bundle, database, rows, X, kept, target)
     retriever = CrossModalRetriever(
         bundle["shared"], args.query, target, space=args.space, prefit=True
-    ).index(database.X[rows])
+    ).index(_database_rows(database, rows))
     k = min(args.k, retriever.n_database_)
     distances, indices = retriever.kneighbors(X, n_neighbors=k)
     indices = rows[indices]
@@ -1105,6 +1107,35 @@ def _cmd_retrieve(args):
     if args.report is not None:
         _write_report(args, database, target, len(rows), queries)
     return EXIT_OK
+
+
+class _SelectedRows:
+    """Rows ``rows`` (sorted indices) of a features store's ``X``, read when
+    sliced: what CrossModalRetriever indexes chunk by chunk, so that a
+    store's database is never read whole."""
+
+    def __init__(self, X, rows):
+        self.X, self.rows = X, rows
+        self.shape, self.dtype = (rows.size, X.shape[1]), X.dtype
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        rows, columns = key if isinstance(key, tuple) else (key, Ellipsis)
+        if not isinstance(rows, slice):
+            raise IndexError("rows of a store's selection are read by slices")
+        return self.X[self.rows[rows]][:, columns]
+
+
+def _database_rows(database, rows):
+    """The database's rows ``rows``: an array from a features file, read on
+    demand from a features store."""
+    if not database.get("store"):
+        return database.X[rows]
+    if rows.size == database.X.shape[0]:
+        return database.X
+    return _SelectedRows(database.X, rows)
 
 
 def _write_report(args, database, target, n_searched, queries):
@@ -1485,9 +1516,11 @@ def _build_parser():
     p.add_argument(
         "--database",
         required=True,
-        metavar="NPZ",
-        help="features file of the segments to search; only its rows with the "
-        "retrieved modality are searched",
+        metavar="NPZ|DIR",
+        help="features file of the segments to search, or a features store "
+        "(skmv featurize --store DIR), whose rows are embedded a chunk at a "
+        "time instead of read whole; only the rows with the retrieved "
+        "modality are searched",
     )
     p.add_argument(
         "-k",

@@ -31,6 +31,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend as B
+from ._stream import streamable
 from .base import DeviceMixin, validate_array
 from .metrics import precision_at_n
 
@@ -88,7 +89,11 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
     chunk_size : int, default=4096
         Rows per block of queries and of database items: distances are
         computed one ``chunk_size x chunk_size`` block at a time (64 MiB in
-        float32 by default), whatever the database size.
+        float32 by default), whatever the database size. A database read
+        from disk on demand (a NumPy memmap, a features store's
+        :attr:`~skmv.store.FeatureStore.X`, a Zarr array) is also embedded
+        ``chunk_size`` rows at a time by :meth:`fit` and :meth:`index`: memory
+        holds its representations, never all of its features.
     prefit : bool, default=False
         ``model`` is already fitted: :meth:`fit` uses it as is (without
         cloning it) and only indexes ``X``.
@@ -278,7 +283,9 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Only the ``target`` columns are read.
+            Only the ``target`` columns are read. A memmap, a features
+            store's ``X`` or a Zarr array is read ``chunk_size`` rows at a
+            time.
 
         Returns
         -------
@@ -299,8 +306,11 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
         return self
 
     def _index(self, X, *, reset):
-        X_arr, ctx = self._validate(X, reset=reset)
-        D = self._database(X, X_arr, ctx)
+        if _read_on_demand(X) and X.shape[0] > 0:
+            D, ctx = self._database_by_chunks(X, reset=reset)
+        else:
+            X_arr, ctx = self._validate(X, reset=reset)
+            D = self._database(X, X_arr, ctx)
         stats = self._space_stats(D, ctx.xp)
         self.space_mean_, self.space_scale_ = stats
         self.database_ = _standardized(D, stats, ctx.xp)
@@ -352,8 +362,10 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
                 return columns if isinstance(columns, slice) else np.asarray(columns)
         raise ValueError(f"The fitted model has no modality {name!r}.")
 
-    def _database(self, X, X_arr, ctx):
-        """Representation of the target blocks of ``X``, in ``ctx``."""
+    def _database(self, X, X_arr, ctx, first_row=0):
+        """Representation of the target blocks of ``X``, in ``ctx``;
+        ``first_row`` is X's first row number in the caller's data (for the
+        error on NaN)."""
         xp = ctx.xp
         block = B.take(X_arr, self._columns(self.target), xp, axis=1)
         if not B.all_finite(block, xp):
@@ -361,13 +373,34 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
             raise ValueError(
                 f"Input X contains NaN or infinity in the columns of the target "
                 f"modality {self.target!r} (first in row "
-                f"{int(np.flatnonzero(bad)[0])}); database items need finite "
-                "values."
+                f"{first_row + int(np.flatnonzero(bad)[0])}); database items "
+                "need finite values."
             )
         if self.space == "input":
             # A copy: a view would keep all of X alive, and follow its edits.
             return xp.asarray(block, copy=True)
         return ctx.put(self.model_.transform(X, given=[self.target]))
+
+    def _database_by_chunks(self, X, *, reset):
+        """(D, ctx): :meth:`_database` of rows read ``chunk_size`` at a time
+        from ``X`` (a memmap, a features store's ``X``, a Zarr array), so
+        that memory holds the representations and one chunk of features."""
+        n, step = X.shape[0], self.chunk_size
+        D = ctx = None
+        for start in range(0, n, step):
+            # Two indices: array API arrays refuse a bare row slice.
+            rows = X[start : start + step, ...]
+            if isinstance(rows, np.memmap):
+                rows = rows.view(np.ndarray)
+            A, here = self._validate(rows, reset=reset and start == 0)
+            ctx = ctx or here
+            part = self._database(rows, A, ctx, first_row=start)
+            if D is None:
+                D = ctx.xp.empty(
+                    (n, part.shape[1]), dtype=part.dtype, device=B.device_of(part)
+                )
+            D[start : start + part.shape[0], :] = part
+        return D, ctx
 
     def _queries(self, X, ctx):
         """Representation of the query blocks of ``X``, in ``ctx``."""
@@ -554,6 +587,15 @@ class CrossModalRetriever(DeviceMixin, BaseEstimator):
 # Chunked distances, shared by the retrievers (CrossModalRetriever and
 # skmv.baselines.CCARetriever)
 # --------------------------------------------------------------------------
+
+
+def _read_on_demand(X):
+    """Whether ``X``'s rows are read from disk on demand (a NumPy memmap, a
+    features store's ``X``, a Zarr array) rather than held in memory: such
+    a database is indexed ``chunk_size`` rows at a time."""
+    if isinstance(X, np.ndarray):
+        return isinstance(X, np.memmap)
+    return not B.is_array(X) and streamable(X)
 
 
 def _standardized(A, stats, xp):

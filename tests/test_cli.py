@@ -770,6 +770,41 @@ def test_retrieve_by_clip_footage_for_a_song(library, footage, model):
     assert matches[0][1:3] == (0.0, 10.0)
 
 
+def test_retrieve_from_a_store_as_from_the_same_features_file(
+    corpus, library, footage, model, tmp_path
+):
+    """--database DIR: a features store of songs and music videos answers
+    as the features file of the same files, by segment and by clip, for
+    video (the store's rows with video only) and for music (all of them)."""
+    files = [*library[1][:2], *corpus.paths[3:5]]
+    store, npz, cache = tmp_path / "store", tmp_path / "same.npz", tmp_path / "c"
+    for output in (["--store", store], ["-o", npz]):
+        code, _, err = run(
+            "featurize", *files, *output, "--cache", cache, "--seconds", SECONDS,
+            "-q",
+        )  # fmt: skip
+        assert code == 0, err
+    assert FeatureStore(store).n_rows == 4 * N_SEGMENTS
+    for query, options in [
+        (library[1][0], ["-k", 3]),
+        (library[1][0], ["--by", "clip", "-k", 2]),
+        (footage[1][0], ["--query", "video", "-k", 3]),
+    ]:
+        answers = []
+        for database in (store, npz):
+            code, out, err = run(
+                "retrieve", model, query, "--database", database, *options, "-q"
+            )
+            assert code == 0, err
+            answers.append(out)
+        assert answers[0] == answers[1]
+        listed = {line.split("  ")[1] for line in out.splitlines() if line[:2] == "  "}
+        if "--query" in options:
+            assert listed & set(library[1][:2])  # songs answer for footage
+        else:
+            assert listed <= set(corpus.paths[3:5])  # only clips with video
+
+
 def test_retrieve_excerpt_outside_the_query_file(library, footage, model):
     code, out, err = run(
         "retrieve", model, library[1][0], "--database", footage[0], "--by",

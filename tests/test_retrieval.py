@@ -278,6 +278,56 @@ def test_prefit_model_is_used_as_is(data, model):
 
 
 @pytest.mark.parametrize("space", ["input", "shared"])
+def test_a_database_on_disk_is_embedded_a_chunk_at_a_time(
+    data, model, space, tmp_path, monkeypatch
+):
+    """A memmap or a features store is indexed chunk_size rows at a time:
+    the database of the in-memory array, and each read is one chunk."""
+    from skmv.store import FeatureStore
+
+    X_train = data[0]
+    memmap = np.lib.format.open_memmap(
+        tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=X_train.shape
+    )
+    memmap[:] = X_train
+    memmap.flush()
+    store = FeatureStore.create(
+        tmp_path / "store", feature_names=[f"x{j}" for j in range(N_A + N_B)]
+    )
+    store.append(X_train[:450])
+    store.append(X_train[450:])
+    whole = CrossModalRetriever(model, "a", "b", space=space, prefit=True)
+    whole.index(X_train)
+    read = []
+    real = CrossModalRetriever._validate
+
+    def counting(self, X, *, reset):
+        read.append(X.shape[0])
+        return real(self, X, reset=reset)
+
+    monkeypatch.setattr(CrossModalRetriever, "_validate", counting)
+    for X in (np.load(tmp_path / "X.npy", mmap_mode="r"), FeatureStore(store.path).X):
+        read.clear()
+        chunked = CrossModalRetriever(
+            model, "a", "b", space=space, prefit=True, chunk_size=300
+        ).index(X)
+        assert read == [300, 300, 300, 100]
+        assert chunked.n_features_in_ == N_A + N_B
+        assert_allclose(chunked.database_, whole.database_, rtol=1e-5, atol=1e-5)
+        assert_array_equal(
+            chunked.kneighbors(data[1])[1][:, :3], whole.kneighbors(data[1])[1][:, :3]
+        )
+    # NaN in a later chunk is named by its row in the whole database.
+    memmap[650, N_A + 2] = np.nan
+    memmap.flush()
+    retriever = CrossModalRetriever(
+        model, "a", "b", space=space, prefit=True, chunk_size=300
+    )
+    with pytest.raises(ValueError, match="target modality 'b' .first in row 650"):
+        retriever.index(np.load(tmp_path / "X.npy", mmap_mode="r"))
+
+
+@pytest.mark.parametrize("space", ["input", "shared"])
 def test_nan_in_the_queries_target_columns(data, model, space):
     X_train, X_test = data
     retriever = CrossModalRetriever(model, "a", "b", space=space, prefit=True)
